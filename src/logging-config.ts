@@ -1,0 +1,51 @@
+/**
+ * The one logger setup shared by the server and the CLI: pino JSON lines on stdout, with every
+ * place a credential could appear redacted by path. Secret values themselves (configured keys)
+ * are also scrubbed from free text with `redactSecrets` before they reach a log line or a client.
+ */
+import pino, { type DestinationStream, type Logger } from 'pino';
+import type { LogLevel } from './config.js';
+
+export type { Logger };
+
+export interface LoggerOptions {
+  level: LogLevel;
+  /** Where lines go; defaults to an asynchronous stdout destination. */
+  destination?: DestinationStream;
+}
+
+const REDACT_PATHS = [
+  'authorization',
+  'headers.authorization',
+  'headers["api-key"]',
+  'headers["x-api-key"]',
+  'req.headers.authorization',
+  'req.headers["api-key"]',
+  'req.headers["x-api-key"]',
+  'upstreamHeaders.authorization',
+  'apiKey',
+  '*.apiKey',
+];
+
+export function createLogger(options: LoggerOptions): Logger {
+  const destination = options.destination ?? pino.destination({ dest: 1, sync: false });
+  return pino(
+    {
+      level: options.level,
+      base: { service: 'llm-proxy' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}
+
+/** Replaces every occurrence of each secret in `text` (secrets shorter than 4 chars are ignored). */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join('[REDACTED]');
+  }
+  return out;
+}

@@ -1,0 +1,263 @@
+/**
+ * Responses request -> Chat Completions request. Pure: the same request and target settings always
+ * give the same payload. The rule for fields (docs/contract.md): a field whose meaning the proxy
+ * cannot honour, and whose loss would silently change the result, is a 400 naming it; a field
+ * that only tunes or tags is accepted; a field not in the spec is ignored.
+ */
+import type { MaxTokensField } from '../config.js';
+import { InvalidRequestError, UnsupportedParameterError } from '../errors.js';
+import type { ChatCompletionFunctionTool, ChatRequest, ReasoningField, ResponsesRequest } from '../types.js';
+import { buildMessages } from './input-messages.js';
+
+export interface FormatOptions {
+  /** The model name to send upstream. */
+  upstreamModel: string;
+  maxTokensField: MaxTokensField;
+  reasoningField: ReasoningField;
+}
+
+/** Every top-level field of the spec's CreateResponse; anything else is ignored (and logged). */
+export const KNOWN_REQUEST_FIELDS: ReadonlySet<string> = new Set([
+  'access_programs',
+  'background',
+  'context_management',
+  'conversation',
+  'image',
+  'include',
+  'input',
+  'instructions',
+  'max_output_tokens',
+  'max_tool_calls',
+  'metadata',
+  'model',
+  'moderation',
+  'parallel_tool_calls',
+  'previous_response_id',
+  'prompt',
+  'prompt_cache_key',
+  'prompt_cache_options',
+  'prompt_cache_retention',
+  'reasoning',
+  'safety_identifier',
+  'service_tier',
+  'store',
+  'stream',
+  'stream_options',
+  'temperature',
+  'text',
+  'tool_choice',
+  'tools',
+  'top_logprobs',
+  'top_p',
+  'truncation',
+  'user',
+  'client_metadata',
+]);
+
+export function unknownFields(body: object): string[] {
+  return Object.keys(body).filter((k) => !KNOWN_REQUEST_FIELDS.has(k));
+}
+
+/** Fields the proxy cannot honour; each would silently change the result if dropped. */
+export function assertSupported(req: ResponsesRequest): void {
+  if (req.background === true) {
+    throw new UnsupportedParameterError(
+      'background',
+      'background mode is not supported: a Chat Completions upstream answers in the request.',
+      'unsupported_parameter',
+    );
+  }
+  if (req.conversation !== undefined && req.conversation !== null) {
+    throw new UnsupportedParameterError(
+      'conversation',
+      'conversation objects are not supported; send the history as input items.',
+      'unsupported_parameter',
+    );
+  }
+  if (req.prompt !== undefined && req.prompt !== null) {
+    throw new UnsupportedParameterError(
+      'prompt',
+      'stored prompt templates cannot be resolved by this proxy; send instructions and input instead.',
+      'unsupported_parameter',
+    );
+  }
+  if (typeof req.previous_response_id === 'string') {
+    throw new UnsupportedParameterError(
+      'previous_response_id',
+      'previous_response_id is not supported yet: this proxy does not store responses; send the full history as input.',
+      'unsupported_parameter',
+    );
+  }
+  if (req.input === undefined || req.input === null) {
+    throw new InvalidRequestError(
+      "Missing required parameter: 'input'.",
+      'input',
+      'missing_required_parameter',
+    );
+  }
+}
+
+export function formatChatRequest(
+  req: ResponsesRequest,
+  options: FormatOptions,
+  stream = false,
+): ChatRequest {
+  assertSupported(req);
+  const input = req.input as string | unknown[];
+  const chat: ChatRequest = {
+    model: options.upstreamModel,
+    messages: buildMessages(req.instructions, input, { reasoningField: options.reasoningField }),
+  };
+  if (stream) {
+    chat.stream = true;
+    chat.stream_options = { include_usage: true };
+  }
+
+  const tools = formatTools(req.tools ?? []);
+  const choice = formatToolChoice(req.tool_choice, tools);
+  if (choice.tools.length > 0) {
+    chat.tools = choice.tools;
+    if (choice.toolChoice !== undefined) chat.tool_choice = choice.toolChoice;
+    // Only with tools: OpenAI rejects parallel_tool_calls without them.
+    if (typeof req.parallel_tool_calls === 'boolean') chat.parallel_tool_calls = req.parallel_tool_calls;
+  }
+
+  const responseFormat = formatResponseFormat(req.text?.format);
+  if (responseFormat) chat.response_format = responseFormat;
+
+  if (typeof req.max_output_tokens === 'number') chat[options.maxTokensField] = req.max_output_tokens;
+  if (typeof req.temperature === 'number') chat.temperature = req.temperature;
+  if (typeof req.top_p === 'number') chat.top_p = req.top_p;
+  if (typeof req.top_logprobs === 'number' && req.top_logprobs > 0) {
+    chat.logprobs = true;
+    chat.top_logprobs = req.top_logprobs;
+  } else if (wantsLogprobs(req)) {
+    chat.logprobs = true;
+  }
+  const effort = req.reasoning?.effort;
+  if (typeof effort === 'string') chat.reasoning_effort = effort as ChatRequest['reasoning_effort'];
+  return chat;
+}
+
+/** True when the client asked for token logprobs on output text. */
+export function wantsLogprobs(req: ResponsesRequest): boolean {
+  return (
+    (typeof req.top_logprobs === 'number' && req.top_logprobs > 0) ||
+    (Array.isArray(req.include) && req.include.includes('message.output_text.logprobs'))
+  );
+}
+
+function formatTools(tools: readonly unknown[]): ChatCompletionFunctionTool[] {
+  return tools.map((raw, i) => {
+    const tool = raw as Record<string, unknown>;
+    if (tool.type !== 'function') {
+      throw new UnsupportedParameterError(
+        `tools[${i}].type`,
+        `tools[${i}]: tool type '${String(tool.type)}' is not supported: a Chat Completions upstream can only call functions.`,
+        'unsupported_value',
+      );
+    }
+    if (typeof tool.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(tool.name)) {
+      throw new InvalidRequestError(
+        `tools[${i}].name must be 1-64 letters, digits, '_' or '-'.`,
+        `tools[${i}].name`,
+        'invalid_value',
+      );
+    }
+    const fn: ChatCompletionFunctionTool['function'] = { name: tool.name };
+    if (typeof tool.description === 'string') fn.description = tool.description;
+    if (typeof tool.parameters === 'object' && tool.parameters !== null) {
+      fn.parameters = tool.parameters as Record<string, unknown>;
+    }
+    if (typeof tool.strict === 'boolean') fn.strict = tool.strict;
+    return { type: 'function', function: fn };
+  });
+}
+
+interface ToolChoiceResult {
+  tools: ChatCompletionFunctionTool[];
+  toolChoice?: ChatRequest['tool_choice'];
+}
+
+function formatToolChoice(choice: unknown, tools: ChatCompletionFunctionTool[]): ToolChoiceResult {
+  const names = new Set(tools.map((t) => t.function.name));
+  if (choice === undefined || choice === null) return { tools };
+  if (typeof choice === 'string') {
+    if (choice === 'required' && tools.length === 0) {
+      throw new InvalidRequestError("tool_choice 'required' needs at least one tool.", 'tool_choice');
+    }
+    if (choice !== 'none' && choice !== 'auto' && choice !== 'required') {
+      throw new InvalidRequestError(
+        "tool_choice must be 'none', 'auto', 'required' or an object.",
+        'tool_choice',
+      );
+    }
+    return { tools, toolChoice: choice };
+  }
+  const c = choice as Record<string, unknown>;
+  if (c.type === 'function') {
+    if (typeof c.name !== 'string' || !names.has(c.name)) {
+      throw new InvalidRequestError(
+        `tool_choice names function '${String(c.name)}', which is not among the tools.`,
+        'tool_choice.name',
+      );
+    }
+    return { tools, toolChoice: { type: 'function', function: { name: c.name } } };
+  }
+  if (c.type === 'allowed_tools') {
+    const mode = c.mode === 'required' ? 'required' : 'auto';
+    const allowed = new Set<string>();
+    (Array.isArray(c.tools) ? c.tools : []).forEach((t: Record<string, unknown>, i: number) => {
+      if (t?.type !== 'function' || typeof t.name !== 'string' || !names.has(t.name)) {
+        throw new InvalidRequestError(
+          `tool_choice.tools[${i}] must name one of the function tools.`,
+          `tool_choice.tools[${i}]`,
+        );
+      }
+      allowed.add(t.name);
+    });
+    const kept = tools.filter((t) => allowed.has(t.function.name));
+    return { tools: kept, toolChoice: mode };
+  }
+  throw new UnsupportedParameterError(
+    'tool_choice.type',
+    `tool_choice of type '${String(c.type)}' is not supported: only function tools reach a Chat Completions upstream.`,
+    'unsupported_value',
+  );
+}
+
+function formatResponseFormat(format: unknown): ChatRequest['response_format'] | undefined {
+  if (format === undefined || format === null) return undefined;
+  const f = format as Record<string, unknown>;
+  switch (f.type) {
+    case 'text':
+      return undefined;
+    case 'json_object':
+      return { type: 'json_object' };
+    case 'json_schema': {
+      if (typeof f.name !== 'string' || typeof f.schema !== 'object' || f.schema === null) {
+        throw new InvalidRequestError(
+          'text.format json_schema needs a name and a schema object.',
+          'text.format',
+        );
+      }
+      const jsonSchema: {
+        name: string;
+        schema: Record<string, unknown>;
+        strict?: boolean;
+        description?: string;
+      } = {
+        name: f.name,
+        schema: f.schema as Record<string, unknown>,
+      };
+      if (typeof f.strict === 'boolean') jsonSchema.strict = f.strict;
+      if (typeof f.description === 'string') jsonSchema.description = f.description;
+      return { type: 'json_schema', json_schema: jsonSchema };
+    }
+    default:
+      throw new InvalidRequestError(
+        `text.format.type must be 'text', 'json_object' or 'json_schema', not '${String(f.type)}'.`,
+        'text.format.type',
+      );
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Non-streaming: one Chat Completions reply -> one Response object. The items are built by the
+ * same OutputAssembler the stream translator uses, fed the whole message at once in the order a
+ * stream would carry it (reasoning, text, refusal, tool calls).
+ */
+import type { ChatCompletion, ChatReplyMessage } from '../types.js';
+import { type Logprob, OutputAssembler } from './output-assembler.js';
+import {
+  buildResponse,
+  mapUsage,
+  type ResponseContext,
+  type ResponseObject,
+  statusFromFinishReason,
+} from './response-envelope.js';
+
+export interface ParseOptions {
+  /** Keep token logprobs on output_text parts (the client asked for them). */
+  logprobs: boolean;
+}
+
+/** Thrown when a 2xx upstream body is not a usable chat completion. */
+export class ChatReplyShapeError extends Error {
+  override name = 'ChatReplyShapeError';
+}
+
+export function parseChatCompletion(
+  reply: ChatCompletion,
+  ctx: ResponseContext,
+  options: ParseOptions = { logprobs: false },
+): ResponseObject {
+  if (typeof reply !== 'object' || reply === null || !Array.isArray(reply.choices)) {
+    throw new ChatReplyShapeError('the reply has no "choices" list');
+  }
+  const choice = reply.choices.find((c) => c.index === 0) ?? reply.choices[0];
+  if (!choice || typeof choice.message !== 'object' || choice.message === null) {
+    throw new ChatReplyShapeError('the reply has no choice with a message');
+  }
+  const message = choice.message as ChatReplyMessage;
+  const out = new OutputAssembler(null, options.logprobs);
+
+  out.reasoning(readReasoning(message));
+  if (typeof message.content === 'string') {
+    out.text(message.content, options.logprobs ? mapLogprobs(choice.logprobs?.content) : undefined);
+  }
+  if (typeof message.refusal === 'string') out.refusal(message.refusal);
+  message.tool_calls?.forEach((call, index) => {
+    if (call.type !== 'function' && call.type !== undefined) {
+      throw new ChatReplyShapeError(`tool call ${index} has unsupported type "${String(call.type)}"`);
+    }
+    const fn = (call as { function?: { name?: string; arguments?: string } }).function;
+    out.toolCall({ index, id: call.id, name: fn?.name, arguments: fn?.arguments });
+  });
+
+  const { status, incompleteDetails } = statusFromFinishReason(choice.finish_reason);
+  const output = out.finish(status);
+  return buildResponse(ctx, {
+    status,
+    output,
+    usage: mapUsage(reply.usage),
+    incompleteDetails,
+    serviceTier: reply.service_tier,
+  });
+}
+
+/** Upstreams put reasoning in `reasoning_content` (DeepSeek, llama.cpp) or `reasoning` (vLLM, Ollama). */
+export function readReasoning(m: { reasoning_content?: unknown; reasoning?: unknown }): string {
+  if (typeof m.reasoning_content === 'string' && m.reasoning_content !== '') return m.reasoning_content;
+  if (typeof m.reasoning === 'string') return m.reasoning;
+  return '';
+}
+
+type ChatLogprob = NonNullable<NonNullable<ChatCompletion.Choice['logprobs']>['content']>[number];
+
+export function mapLogprobs(content: readonly ChatLogprob[] | null | undefined): Logprob[] | undefined {
+  if (!content) return undefined;
+  return content.map((lp) => ({
+    token: lp.token,
+    logprob: lp.logprob,
+    bytes: lp.bytes ?? [],
+    top_logprobs: (lp.top_logprobs ?? []).map((t) => ({
+      token: t.token,
+      logprob: t.logprob,
+      bytes: t.bytes ?? [],
+    })),
+  }));
+}

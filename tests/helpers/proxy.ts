@@ -1,0 +1,42 @@
+/**
+ * Starts the real proxy in-process on 127.0.0.1:0 with a configuration written as TOML, and
+ * captures its log lines so tests can assert on them.
+ */
+import { Writable } from 'node:stream';
+import type { DestinationStream } from 'pino';
+import { type Env, parseConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logging-config.js';
+import { type Running, start } from '../../src/main.js';
+
+export interface TestProxy extends Running {
+  /** Every JSON log line written so far. */
+  // biome-ignore lint/suspicious/noExplicitAny: log lines are arbitrary JSON
+  logs: any[];
+  logText(): string;
+}
+
+/** `targets` is the TOML for the [targets.*] tables (and anything else after [server]). */
+export async function startProxy(toml: string, env: Env = {}, level = 'debug'): Promise<TestProxy> {
+  const text = `[server]\nhost = "127.0.0.1"\nport = 0\n\n[logging]\nlevel = "${level}"\n\n${toml}`;
+  const config = parseConfig(text, 'test.toml', env);
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(...String(chunk).split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const logger = createLogger({ level: config.logging.level, destination: sink as unknown as DestinationStream });
+  const running = await start(config, logger);
+  return Object.assign(running, {
+    get logs() {
+      return lines.map((l) => JSON.parse(l));
+    },
+    logText: () => lines.join('\n'),
+  });
+}
+
+/** The TOML for one target pointing at a mock upstream. */
+export function oneTarget(baseUrl: string, extra = ''): string {
+  return `[targets.mock]\nbase_url = "${baseUrl}"\n${extra}\n`;
+}
