@@ -26,6 +26,8 @@ export interface ServerConfig {
   readonly port: number;
   /** Largest accepted request body, in bytes (images and files come inline). */
   readonly bodyLimit: number;
+  /** Interval of SSE keep-alive comments while the upstream is silent; 0 = off. */
+  readonly streamKeepAliveMs: number;
 }
 
 export interface Config {
@@ -83,7 +85,7 @@ export function parseConfig(text: string, source: string, env: Env): Config {
   v.onlyKeys(doc, '', ['server', 'logging', 'targets']);
 
   const server = v.table(doc.server, 'server');
-  v.onlyKeys(server, 'server', ['host', 'port', 'body_limit']);
+  v.onlyKeys(server, 'server', ['host', 'port', 'body_limit', 'stream_keepalive']);
   const logging = v.table(doc.logging, 'logging');
   v.onlyKeys(logging, 'logging', ['level']);
 
@@ -100,6 +102,7 @@ export function parseConfig(text: string, source: string, env: Env): Config {
       host: v.string(server.host, 'server.host') ?? '127.0.0.1',
       port: v.integer(server.port, 'server.port', 0, 65535) ?? 8080,
       bodyLimit: v.integer(server.body_limit, 'server.body_limit', 1024, 1024 ** 3) ?? DEFAULT_BODY_LIMIT,
+      streamKeepAliveMs: v.duration(server.stream_keepalive, 'server.stream_keepalive') ?? 0,
     },
     logging: { level: v.oneOf(logging.level, 'logging.level', LOG_LEVELS) ?? 'info' },
     targets,
@@ -208,6 +211,16 @@ class Validator {
     return value as T;
   }
 
+  /** A duration string ("250ms", "5s", "10m", "1h"), or "off"/0 for none; returns milliseconds. */
+  duration(value: unknown, key: string): number | undefined {
+    if (value === undefined) return undefined;
+    if (value === 0 || value === 'off') return 0;
+    const ms = typeof value === 'string' ? parseDuration(value) : null;
+    if (ms === null)
+      this.fail(key, `expected a duration like "250ms", "5s", "10m" or "off", got ${describe(value)}`);
+    return ms;
+  }
+
   stringList(value: unknown, key: string): string[] | undefined {
     if (value === undefined) return undefined;
     if (!Array.isArray(value)) this.fail(key, `expected a list of strings, got ${describe(value)}`);
@@ -230,6 +243,15 @@ class Validator {
     if (parsed.search || parsed.hash) this.fail(key, 'must not have a query string or fragment');
     return value;
   }
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "250ms" -> 250, "1.5s" -> 1500, "10m" -> 600000; null when not a duration. */
+export function parseDuration(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
+  if (!m) return null;
+  return Math.round(Number(m[1]) * (DURATION_UNITS[m[2] as string] as number));
 }
 
 function describe(value: unknown): string {

@@ -2,7 +2,12 @@
  * Builds the Fastify app: routes, the one error handler that writes every error envelope, request
  * ids, and one log line per request. Nothing here listens; `main.ts` does.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { Config } from './config.js';
 import {
   InvalidRequestError,
@@ -17,6 +22,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerResponsesRoutes } from './routes/responses.js';
 import type { CallInfo } from './services/llm-proxy.js';
 import { LlmProxy } from './services/llm-proxy.js';
+import type { RelayOutcome } from './stream/sse-relay.js';
 import type { ResponseUsage } from './types.js';
 import { newId } from './utils/ids.js';
 
@@ -27,6 +33,9 @@ export interface ProxyLog {
   call: CallInfo | null;
   usage: ResponseUsage | null;
   error: ProxyError | null;
+  startedAt: number;
+  /** How a stream ended (streams only). */
+  outcome?: RelayOutcome;
 }
 
 declare module 'fastify' {
@@ -67,16 +76,33 @@ export function buildServer({ config, logger }: ServerDeps): Server {
 
   app.decorateRequest('proxyLog', null as unknown as ProxyLog);
   app.addHook('onRequest', async (request, reply) => {
-    request.proxyLog = { model: null, stream: false, call: null, usage: null, error: null };
+    request.proxyLog = {
+      model: null,
+      stream: false,
+      call: null,
+      usage: null,
+      error: null,
+      startedAt: performance.now(),
+    };
     reply.header('x-request-id', request.id);
+    // A client gone before a JSON reply ends never reaches onResponse: log it here, as nginx's 499.
+    // (A hijacked stream reply writes its own line.)
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished && !reply.sent) logRequest(request, 499, reply.elapsedTime);
+    });
   });
 
   app.setSchemaErrorFormatter((errors) => {
     const { param, message } = describeValidationError(errors);
-    return new InvalidRequestError(message, param || null, 'invalid_type');
+    return new InvalidRequestError(message, param || null, validationCode(errors));
   });
 
   app.setErrorHandler((err, request, reply) => {
+    if (isAbort(err) && reply.raw.destroyed) {
+      // The client went away and the route aborted the upstream call: not a failure, nothing to send.
+      request.log.debug('client closed the connection before the reply');
+      return;
+    }
     const error = toProxyError(err, request.id);
     request.proxyLog.error = error;
     // A proxy bug gets its stack in the log (never in the reply); upstream trouble gets its cause.
@@ -91,31 +117,58 @@ export function buildServer({ config, logger }: ServerDeps): Server {
     void reply.code(404).type('application/json').send(toErrorBody(error));
   });
 
-  app.addHook('onResponse', async (request, reply) => {
-    const log = request.proxyLog;
-    if (!log) return;
-    request.log.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? request.url,
-        status: reply.statusCode,
-        ms: round(reply.elapsedTime),
-        model: log.model,
-        stream: log.stream,
-        target: log.call?.target ?? null,
-        upstreamStatus: log.call?.upstreamStatus ?? null,
-        upstreamMs: log.call?.upstreamMs == null ? null : round(log.call.upstreamMs),
-        usage: log.usage ? { input: log.usage.input_tokens, output: log.usage.output_tokens } : null,
-        ...(log.error ? { error: { code: log.error.code, message: log.error.message } } : {}),
-      },
-      'request',
-    );
-  });
+  app.addHook('onResponse', async (request, reply) =>
+    logRequest(request, reply.statusCode, reply.elapsedTime),
+  );
 
   registerHealthRoutes(app);
-  registerResponsesRoutes(app, proxy);
+  registerResponsesRoutes(app, proxy, {
+    streamKeepAliveMs: config.server.streamKeepAliveMs,
+    logStream: (request, status) =>
+      logRequest(request, status, performance.now() - request.proxyLog.startedAt),
+  });
   app.addHook('onClose', async () => proxy.close());
   return { app, proxy };
+}
+
+/** The one info line per request: what was asked, where it went, how it ended. */
+function logRequest(request: FastifyRequest, status: number, elapsedMs: number): void {
+  const log = request.proxyLog;
+  if (!log || logged.has(request)) return;
+  logged.add(request);
+  request.log.info(
+    {
+      method: request.method,
+      route: request.routeOptions.url ?? request.url,
+      status,
+      ms: round(elapsedMs),
+      model: log.model,
+      stream: log.stream,
+      ...(log.outcome ? { outcome: log.outcome } : {}),
+      target: log.call?.target ?? null,
+      upstreamStatus: log.call?.upstreamStatus ?? null,
+      upstreamMs: log.call?.upstreamMs == null ? null : round(log.call.upstreamMs),
+      usage: log.usage ? { input: log.usage.input_tokens, output: log.usage.output_tokens } : null,
+      ...(log.error ? { error: { code: log.error.code, message: log.error.message } } : {}),
+    },
+    'request',
+  );
+}
+
+const logged = new WeakSet<FastifyRequest>();
+
+function isAbort(err: unknown): boolean {
+  const e = err as { name?: string; code?: string } | null;
+  return e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED';
+}
+
+/** The OpenAI error code for the schema error `describeValidationError` reports (the deepest one). */
+function validationCode(errors: ReadonlyArray<{ instancePath: string; keyword: string }>): string {
+  const sorted = [...errors].sort((a, b) => b.instancePath.length - a.instancePath.length);
+  const keyword = (sorted.find((e) => e.keyword !== 'anyOf') ?? sorted[0])?.keyword;
+  if (keyword === 'required') return 'missing_required_parameter';
+  if (keyword === 'type') return 'invalid_type';
+  return 'invalid_value';
 }
 
 function describeCause(err: unknown): string | null {

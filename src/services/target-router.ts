@@ -34,5 +34,6 @@ export function compilePattern(pattern: string): RegExp {
     .split('*')
     .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
     .join('.*');
-  return new RegExp(`^${body}$`);
+  // `s`: `*` also spans line breaks, so it matches any run of characters.
+  return new RegExp(`^${body}$`, 's');
 }

@@ -70,13 +70,19 @@ export class UpstreamClient {
   async post(body: string, stream: boolean, signal: AbortSignal): Promise<UpstreamReply> {
     let reply: UpstreamReply;
     try {
-      reply = (await this.pool.request({
+      const res = await this.pool.request({
         method: 'POST',
         path: this.path,
         headers: { ...this.headers, accept: stream ? 'text/event-stream' : 'application/json' },
         body,
         signal,
-      })) as unknown as UpstreamReply;
+      });
+      // undici reports the status as `statusCode`; without this mapping every status read as 2xx.
+      reply = {
+        status: res.statusCode,
+        headers: res.headers as IncomingHttpHeaders,
+        body: res.body as unknown as UpstreamReply['body'],
+      };
     } catch (err) {
       throw this.transportError(err);
     }

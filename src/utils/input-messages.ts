@@ -132,11 +132,15 @@ class ItemConverter {
 
   private assistantMessage(content: string | unknown[], at: string): void {
     const { text, refusal } = assistantContent(content, `${at}.content`);
-    const last = this.messages[this.messages.length - 1] as ChatAssistantMessage | undefined;
     // Text between a call and its result belongs to the calling turn: the result must follow the call.
-    if (last?.role === 'assistant' && last.tool_calls && this.hasUnansweredCall(last)) {
-      last.content =
-        typeof last.content === 'string' && last.content !== '' ? `${last.content}\n\n${text}` : text;
+    const open = this.openCallingMessage();
+    if (open) {
+      if (text !== '') {
+        open.content =
+          typeof open.content === 'string' && open.content !== '' ? `${open.content}\n\n${text}` : text;
+      }
+      if (refusal !== null) open.refusal = open.refusal ? `${open.refusal}\n\n${refusal}` : refusal;
+      this.attachReasoning(open);
       return;
     }
     const msg: ChatAssistantMessage = { role: 'assistant', content: text };
@@ -160,8 +164,10 @@ class ItemConverter {
       type: 'function' as const,
       function: { name, arguments: args === '' ? '{}' : args },
     };
-    let msg = this.messages[this.messages.length - 1] as ChatAssistantMessage | undefined;
-    if (msg?.role === 'assistant') {
+    const last = this.messages[this.messages.length - 1] as ChatAssistantMessage | undefined;
+    // A call while earlier calls still await results joins them, so every result follows its call.
+    let msg = this.openCallingMessage() ?? (last?.role === 'assistant' ? last : undefined);
+    if (msg) {
       // Consecutive calls, or a call after the turn's text, share one assistant message.
       msg.tool_calls = [...(msg.tool_calls ?? []), call];
       if (msg.content === '') msg.content = null;
@@ -211,6 +217,14 @@ class ItemConverter {
 
   private hasUnansweredCall(msg: ChatAssistantMessage): boolean {
     return (msg.tool_calls ?? []).some((c) => this.calls.get(c.id)?.answered === false);
+  }
+
+  /** The assistant message before the trailing tool results, if some of its calls await results. */
+  private openCallingMessage(): ChatAssistantMessage | undefined {
+    let i = this.messages.length - 1;
+    while (i >= 0 && this.messages[i]?.role === 'tool') i--;
+    const msg = this.messages[i] as ChatAssistantMessage | undefined;
+    return msg?.role === 'assistant' && this.hasUnansweredCall(msg) ? msg : undefined;
   }
 }
 

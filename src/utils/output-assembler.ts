@@ -160,17 +160,22 @@ export class OutputAssembler {
     });
   }
 
-  toolCall(fragment: ToolCallFragment): void {
+  toolCall(raw: ToolCallFragment): void {
+    const fragment = normalizeFragment(raw);
+    const args = fragment.arguments;
+    // A fragment carrying nothing (no id, name or arguments) cannot start a call: ignore it.
+    const empty = fragment.id === undefined && fragment.name === undefined && args === '';
     let tools = this.open;
     if (tools.kind !== 'tools') {
+      if (empty) return;
       this.closeOpen('completed');
       tools = { kind: 'tools', calls: [], byIndex: new Map(), byId: new Map(), live: null };
       this.open = tools;
     }
-    const call = this.findOrAddCall(tools, fragment);
+    const call = this.findOrAddCall(tools, fragment, empty);
+    if (call === null) return;
     if (fragment.name && call.name === '') call.name = fragment.name; // set once: some upstreams repeat it
     if (fragment.id && call.callId === null && call.outputIndex === null) call.callId = fragment.id;
-    const args = fragment.arguments ?? '';
     if (tools.live === null && call.name !== '' && tools.calls[0] === call) {
       call.args += args;
       this.openCall(tools, call);
@@ -196,6 +201,20 @@ export class OutputAssembler {
     if (!this.hasOutput) this.openPart(this.ensureMessage(), 'output_text');
     this.closeOpen(status);
     return this.items;
+  }
+
+  /**
+   * The stream failed: closes whatever is open as incomplete and creates nothing new. Tool calls
+   * still buffered (never announced) are dropped, so the output matches what was streamed.
+   */
+  abort(): void {
+    const open = this.open;
+    if (open.kind !== 'tools') {
+      this.closeOpen('incomplete');
+      return;
+    }
+    this.open = NONE;
+    if (open.live !== null) this.closeCall(open.live, 'incomplete');
   }
 
   private ensureMessage(): MessageState {
@@ -273,7 +292,7 @@ export class OutputAssembler {
     return r;
   }
 
-  private findOrAddCall(tools: ToolsState, f: ToolCallFragment): ToolCallState {
+  private findOrAddCall(tools: ToolsState, f: Fragment, empty: boolean): ToolCallState | null {
     let call =
       f.index !== undefined
         ? tools.byIndex.get(f.index)
@@ -283,6 +302,7 @@ export class OutputAssembler {
     // Two different ids on one index: the upstream reused the index for a new call.
     if (call && f.id && call.callId !== null && call.callId !== f.id) call = undefined;
     if (call) return call;
+    if (empty) return null;
     call = { id: newId('fc'), callId: f.id ?? null, name: '', args: '', outputIndex: null };
     tools.calls.push(call);
     if (f.index !== undefined) tools.byIndex.set(f.index, call);
@@ -317,9 +337,6 @@ export class OutputAssembler {
   }
 
   private closeCall(call: ToolCallState, status: ItemStatus): void {
-    if (call.name === '') {
-      throw new AssemblyError(`the upstream sent a tool call (id ${call.callId ?? 'none'}) without a name`);
-    }
     const outputIndex = call.outputIndex as number;
     if (call.args === '') {
       // A call with no arguments still carries a JSON object, as OpenAI's do.
@@ -352,6 +369,16 @@ export class OutputAssembler {
 
   private closeOpen(lastStatus: ItemStatus): void {
     const open = this.open;
+    // Check before emitting anything: a failure must not leave a half-announced item behind, and
+    // the tool calls stay open so abort() can close the live one.
+    if (open.kind === 'tools') {
+      const nameless = open.calls.find((c) => c.name === '');
+      if (nameless) {
+        throw new AssemblyError(
+          `the upstream sent a tool call (id ${nameless.callId ?? 'none'}) without a name`,
+        );
+      }
+    }
     this.open = NONE;
     switch (open.kind) {
       case 'none':
@@ -400,6 +427,27 @@ export class OutputAssembler {
   }
 }
 
+/** A fragment with every field of the expected type (upstreams are not always typed). */
+interface Fragment {
+  index: number | undefined;
+  id: string | undefined;
+  name: string | undefined;
+  arguments: string;
+}
+
+function normalizeFragment(f: ToolCallFragment): Fragment {
+  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const args: unknown = f.arguments;
+  return {
+    index: typeof f.index === 'number' ? f.index : undefined,
+    id: str(f.id),
+    name: str(f.name),
+    // Some upstreams send the arguments as a JSON object rather than a string.
+    arguments:
+      typeof args === 'string' ? args : args === null || args === undefined ? '' : JSON.stringify(args),
+  };
+}
+
 function emptyText(): ResponseOutputText {
   return { type: 'output_text', text: '', annotations: [], logprobs: [] };
 }
@@ -409,14 +457,20 @@ function finalPart(part: TextPart | RefusalPart): ResponseOutputText | ResponseO
   return { type: 'output_text', text: part.text, annotations: [], logprobs: part.logprobs };
 }
 
+/**
+ * A delta's logprob keeps `bytes`: Open Responses requires it (on the token and on each top
+ * logprob), and OpenAI's schema allows it.
+ */
 function toDeltaLogprob(lp: Logprob): {
   token: string;
   logprob: number;
-  top_logprobs?: Array<{ token?: string; logprob?: number }>;
+  bytes: number[];
+  top_logprobs?: Array<{ token?: string; logprob?: number; bytes: number[] }>;
 } {
   return {
     token: lp.token,
     logprob: lp.logprob,
-    top_logprobs: lp.top_logprobs.map((t) => ({ token: t.token, logprob: t.logprob })),
+    bytes: lp.bytes,
+    top_logprobs: lp.top_logprobs.map((t) => ({ token: t.token, logprob: t.logprob, bytes: t.bytes })),
   };
 }

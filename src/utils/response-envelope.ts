@@ -136,7 +136,7 @@ export function buildResponse(ctx: ResponseContext, state: ResponseState): Respo
     prompt_cache_key: ctx.prompt_cache_key,
     reasoning: ctx.reasoning,
     safety_identifier: ctx.safety_identifier,
-    service_tier: state.serviceTier ?? ctx.service_tier,
+    service_tier: knownServiceTier(state.serviceTier) ?? ctx.service_tier,
     store: ctx.store,
     temperature: ctx.temperature,
     text: ctx.text,
@@ -151,6 +151,21 @@ export function buildResponse(ctx: ResponseContext, state: ResponseState): Respo
     presence_penalty: ctx.presence_penalty,
     frequency_penalty: ctx.frequency_penalty,
   };
+}
+
+/** The tiers OpenAI's Response schema allows; others (e.g. Groq's "on_demand") would make it invalid. */
+const SERVICE_TIERS: ReadonlySet<string> = new Set([
+  'auto',
+  'default',
+  'flex',
+  'scale',
+  'priority',
+  'fast',
+  'ultrafast',
+]);
+
+function knownServiceTier(tier: string | null | undefined): string | null {
+  return typeof tier === 'string' && SERVICE_TIERS.has(tier) ? tier : null;
 }
 
 /** Chat usage -> Responses usage; zeros where the upstream gives no figure. */

@@ -31,7 +31,7 @@ export function parseChatCompletion(
   if (typeof reply !== 'object' || reply === null || !Array.isArray(reply.choices)) {
     throw new ChatReplyShapeError('the reply has no "choices" list');
   }
-  const choice = reply.choices.find((c) => c.index === 0) ?? reply.choices[0];
+  const choice = reply.choices.find((c) => c?.index === 0) ?? reply.choices[0];
   if (!choice || typeof choice.message !== 'object' || choice.message === null) {
     throw new ChatReplyShapeError('the reply has no choice with a message');
   }
@@ -43,7 +43,14 @@ export function parseChatCompletion(
     out.text(message.content, options.logprobs ? mapLogprobs(choice.logprobs?.content) : undefined);
   }
   if (typeof message.refusal === 'string') out.refusal(message.refusal);
+  const toolCalls: unknown = message.tool_calls;
+  if (toolCalls !== undefined && toolCalls !== null && !Array.isArray(toolCalls)) {
+    throw new ChatReplyShapeError('the message\'s "tool_calls" is not a list');
+  }
   message.tool_calls?.forEach((call, index) => {
+    if (typeof call !== 'object' || call === null) {
+      throw new ChatReplyShapeError(`tool call ${index} is not an object`);
+    }
     if (call.type !== 'function' && call.type !== undefined) {
       throw new ChatReplyShapeError(`tool call ${index} has unsupported type "${String(call.type)}"`);
     }

@@ -15,9 +15,17 @@ export interface TestProxy extends Running {
   logText(): string;
 }
 
-/** `targets` is the TOML for the [targets.*] tables (and anything else after [server]). */
-export async function startProxy(toml: string, env: Env = {}, level = 'debug'): Promise<TestProxy> {
-  const text = `[server]\nhost = "127.0.0.1"\nport = 0\n\n[logging]\nlevel = "${level}"\n\n${toml}`;
+/**
+ * `targets` is the TOML for the [targets.*] tables (and anything else after [server]);
+ * `serverExtra` is extra TOML lines for the [server] table (e.g. `body_limit = 1024`).
+ */
+export async function startProxy(
+  toml: string,
+  env: Env = {},
+  level = 'debug',
+  serverExtra = '',
+): Promise<TestProxy> {
+  const text = `[server]\nhost = "127.0.0.1"\nport = 0\n${serverExtra}\n\n[logging]\nlevel = "${level}"\n\n${toml}`;
   const config = parseConfig(text, 'test.toml', env);
   const lines: string[] = [];
   const sink = new Writable({
@@ -26,14 +34,14 @@ export async function startProxy(toml: string, env: Env = {}, level = 'debug'): 
       cb();
     },
   });
-  const logger = createLogger({ level: config.logging.level, destination: sink as unknown as DestinationStream });
-  const running = await start(config, logger);
-  return Object.assign(running, {
-    get logs() {
-      return lines.map((l) => JSON.parse(l));
-    },
-    logText: () => lines.join('\n'),
+  const logger = createLogger({
+    level: config.logging.level,
+    destination: sink as unknown as DestinationStream,
   });
+  const running = await start(config, logger);
+  // defineProperty, not Object.assign: assign would read the getter once and freeze an empty list.
+  Object.defineProperty(running, 'logs', { get: () => lines.map((l) => JSON.parse(l)), enumerable: true });
+  return Object.assign(running as Running & Pick<TestProxy, 'logs'>, { logText: () => lines.join('\n') });
 }
 
 /** The TOML for one target pointing at a mock upstream. */

@@ -1,0 +1,189 @@
+/**
+ * The I/O half of streaming: reads the upstream's SSE body, feeds each chunk to the translator and
+ * writes the events it returns to the client, one write per upstream read. It owns backpressure
+ * (a slow client pauses the upstream read), keep-alive comments, and the end of both sockets.
+ */
+import type { ServerResponse } from 'node:http';
+import { createParser, type EventSourceMessage, type ParseError } from 'eventsource-parser';
+import { ProxyError } from '../errors.js';
+import type { UpstreamClient, UpstreamReply } from '../services/upstream-client.js';
+import type { StreamEvent, StreamFailure, StreamTranslator } from './stream-translator.js';
+
+export type RelayOutcome = 'completed' | 'incomplete' | 'failed' | 'client_closed';
+
+export interface RelayOptions {
+  /** Interval for `: keep-alive` comments while nothing else is written; 0 turns them off. */
+  keepAliveMs: number;
+  /** Extra response headers (the request id). */
+  headers: Record<string, string>;
+}
+
+export const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+} as const;
+
+export function formatEvent(event: StreamEvent): string {
+  return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+export async function relayStream(
+  res: ServerResponse,
+  upstream: UpstreamReply,
+  translator: StreamTranslator,
+  client: UpstreamClient,
+  abort: AbortController,
+  options: RelayOptions,
+): Promise<RelayOutcome> {
+  res.writeHead(200, { ...SSE_HEADERS, ...options.headers });
+  let pending = serialize(translator.start());
+  let sawDone = false;
+  let lastWrite = Date.now();
+
+  const parser = createParser({
+    maxBufferSize: MAX_EVENT_CHARS,
+    onError(error: ParseError) {
+      // Unknown fields and bad `retry` values are ignored, as SSE says; an endless event is not.
+      if (error.type !== 'max-buffer-size-exceeded' || translator.finished) return;
+      pending += serialize(
+        translator.fail({
+          type: 'server_error',
+          code: 'upstream_error',
+          message: `the upstream sent an SSE event larger than ${MAX_EVENT_CHARS} characters`,
+        }),
+      );
+    },
+    onEvent(message: EventSourceMessage) {
+      if (translator.finished) return;
+      if (message.data === '[DONE]') {
+        sawDone = true;
+        pending += serialize(translator.end(true));
+        return;
+      }
+      let payload: unknown;
+      try {
+        payload = JSON.parse(message.data);
+      } catch {
+        pending += serialize(
+          translator.fail({
+            type: 'server_error',
+            code: 'upstream_error',
+            message: `the upstream sent a malformed chunk: ${client.redact(message.data.slice(0, 200))}`,
+          }),
+        );
+        return;
+      }
+      pending += serialize(translator.chunk(payload));
+    },
+  });
+
+  const flush = async (): Promise<void> => {
+    if (pending === '' || res.destroyed) return;
+    const ok = res.write(pending);
+    pending = '';
+    lastWrite = Date.now();
+    if (!ok) await drained(res);
+  };
+
+  const keepAlive =
+    options.keepAliveMs > 0
+      ? setInterval(() => {
+          if (!translator.finished && Date.now() - lastWrite >= options.keepAliveMs && !res.destroyed) {
+            res.write(': keep-alive\n\n');
+            lastWrite = Date.now();
+          }
+        }, options.keepAliveMs)
+      : null;
+
+  const decoder = new TextDecoder('utf-8');
+  /** SSE body -> parser -> translator -> client, one upstream read at a time. */
+  const pump = async (): Promise<void> => {
+    for await (const buf of upstream.body) {
+      // After the terminal event the rest of the body is drained, unread, so the connection can be reused.
+      if (translator.finished) continue;
+      parser.feed(decoder.decode(buf, { stream: true }));
+      await flush();
+      if (translator.finished) {
+        res.end();
+        if (translator.final?.status === 'failed') break; // stop reading a misbehaving upstream
+      }
+    }
+    if (!translator.finished) {
+      // Dispatch a last event the upstream did not terminate with a blank line (the parser's
+      // reset({consume}) would parse that line but drop the event).
+      parser.feed(`${decoder.decode()}\n\n`);
+      if (!translator.finished) pending += serialize(translator.end(sawDone));
+    }
+  };
+
+  try {
+    await flush();
+    if (isJson(upstream)) {
+      // The upstream ignored `stream: true` and sent one JSON reply: replay it as one chunk.
+      const text = await upstream.body.text();
+      let reply: unknown;
+      try {
+        reply = JSON.parse(text);
+      } catch {
+        reply = undefined;
+      }
+      pending +=
+        reply === undefined
+          ? serialize(
+              translator.fail({
+                type: 'server_error',
+                code: 'upstream_error',
+                message: `the upstream sent a malformed JSON reply: ${client.redact(text.slice(0, 200))}`,
+              }),
+            )
+          : serialize(translator.whole(reply));
+    } else {
+      await pump();
+    }
+    await flush();
+  } catch (err) {
+    if (abort.signal.aborted || res.destroyed) return 'client_closed';
+    if (!translator.finished) pending += serialize(translator.fail(failureOf(client.transportError(err))));
+    await flush();
+  } finally {
+    if (keepAlive) clearInterval(keepAlive);
+    if (!res.writableEnded) res.end();
+  }
+  if (abort.signal.aborted) return 'client_closed';
+  const status = translator.final?.status;
+  return status === 'completed' || status === 'incomplete' ? status : 'failed';
+}
+
+/** Largest single upstream SSE event accepted (characters); a bigger one fails the stream. */
+const MAX_EVENT_CHARS = 32 * 1024 * 1024;
+
+function isJson(upstream: UpstreamReply): boolean {
+  const type = upstream.headers['content-type'];
+  return typeof type === 'string' && /^application\/(.+\+)?json\b/i.test(type.trim());
+}
+
+function serialize(events: StreamEvent[]): string {
+  let text = '';
+  for (const event of events) text += formatEvent(event);
+  return text;
+}
+
+function failureOf(err: Error): StreamFailure {
+  if (err instanceof ProxyError)
+    return { type: err.type, code: err.code ?? 'server_error', message: err.message };
+  return { type: 'server_error', code: 'server_error', message: 'the stream failed' };
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}

@@ -1,0 +1,310 @@
+/**
+ * LlmProxy on its own: routing + translation (`prepare`), the non-streaming exchange against a real
+ * mock upstream (`respond`), aborts, and closing the connection pools.
+ */
+import { Writable } from 'node:stream';
+import type { DestinationStream } from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type Config, parseConfig } from '../../src/config.js';
+import {
+  ModelNotFoundError,
+  UnsupportedParameterError,
+  UpstreamHttpError,
+  UpstreamProtocolError,
+  UpstreamUnreachableError,
+} from '../../src/errors.js';
+import { createLogger } from '../../src/logging-config.js';
+import { LlmProxy } from '../../src/services/llm-proxy.js';
+import type { ResponsesRequest } from '../../src/types.js';
+import { chatCompletion, MockUpstream, sendJson } from '../helpers/mock-upstream.js';
+import { assertValidResponse } from '../helpers/spec-validator.js';
+
+let upstream: MockUpstream;
+let other: MockUpstream;
+let proxy: LlmProxy | null;
+let logLines: string[];
+
+function makeProxy(toml: string, env: Record<string, string> = {}): LlmProxy {
+  const config: Config = parseConfig(`[logging]\nlevel = "debug"\n\n${toml}`, 'test.toml', env);
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logLines.push(...String(chunk).split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const logger = createLogger({ level: 'debug', destination: sink as unknown as DestinationStream });
+  proxy = new LlmProxy(config, logger);
+  return proxy;
+}
+
+function twoTargets(): string {
+  return [
+    '[targets.alpha]',
+    `base_url = "${upstream.baseUrl}"`,
+    'models = ["gpt-*", "exact-model"]',
+    'max_tokens_field = "max_completion_tokens"',
+    '',
+    '[targets.beta]',
+    `base_url = "${other.baseUrl}"`,
+    'models = ["llama*"]',
+    'api_key_env = "BETA_KEY"',
+    'headers = { "X-Team" = "beta" }',
+    '',
+  ].join('\n');
+}
+
+const req = (r: Partial<ResponsesRequest> & { model: string }): ResponsesRequest => r as ResponsesRequest;
+
+beforeEach(async () => {
+  logLines = [];
+  proxy = null;
+  upstream = await MockUpstream.start();
+  other = await MockUpstream.start();
+});
+
+afterEach(async () => {
+  await proxy?.close();
+  await upstream.close();
+  await other.close();
+});
+
+describe('LlmProxy.prepare', () => {
+  it('routes by model pattern and translates for that target', () => {
+    const p = makeProxy(twoTargets(), { BETA_KEY: 'sk-beta-000111' });
+    const a = p.prepare(
+      req({ model: 'gpt-4o', input: 'Hi', instructions: 'Sys', max_output_tokens: 9 }),
+      false,
+    );
+    expect(a.info).toEqual({ target: 'alpha', upstreamStatus: null, upstreamMs: null });
+    expect(a.client.target.name).toBe('alpha');
+    expect(a.chat).toEqual({
+      model: 'gpt-4o',
+      messages: [
+        { role: 'system', content: 'Sys' },
+        { role: 'user', content: 'Hi' },
+      ],
+      max_completion_tokens: 9,
+    });
+    expect(a.logprobs).toBe(false);
+    expect(a.ctx.model).toBe('gpt-4o');
+    expect(a.ctx.id).toMatch(/^resp_/);
+
+    const b = p.prepare(
+      req({ model: 'llama3.1:8b', input: 'Yo', max_output_tokens: 4, top_logprobs: 2 }),
+      false,
+    );
+    expect(b.info.target).toBe('beta');
+    expect(b.client.target.name).toBe('beta');
+    expect(b.chat).toEqual({
+      model: 'llama3.1:8b',
+      messages: [{ role: 'user', content: 'Yo' }],
+      max_tokens: 4,
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    expect(b.logprobs).toBe(true);
+    expect(p.prepare(req({ model: 'exact-model', input: 'x' }), false).info.target).toBe('alpha');
+  });
+
+  it('asks for a stream (with usage) when preparing a streaming call', () => {
+    const p = makeProxy(twoTargets(), { BETA_KEY: 'sk-beta-000111' });
+    const call = p.prepare(req({ model: 'gpt-4o', input: 'Hi' }), true);
+    expect(call.chat).toEqual({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+  });
+
+  it('throws 404 for a model no target routes (with several targets)', () => {
+    const p = makeProxy(twoTargets(), { BETA_KEY: 'sk-beta-000111' });
+    const attempt = () => p.prepare(req({ model: 'claude-3', input: 'Hi' }), false);
+    expect(attempt).toThrow(ModelNotFoundError);
+    try {
+      attempt();
+    } catch (err) {
+      expect(err).toMatchObject({ status: 404, param: 'model', code: 'model_not_found' });
+    }
+  });
+
+  it('sends any model to the only target', () => {
+    const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
+    expect(p.prepare(req({ model: 'whatever', input: 'Hi' }), false).info.target).toBe('solo');
+  });
+
+  it('throws a 4xx ProxyError for what it cannot translate, before any network call', () => {
+    const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
+    expect(() =>
+      p.prepare(req({ model: 'm', input: 'Hi', tools: [{ type: 'file_search' } as never] }), false),
+    ).toThrow(UnsupportedParameterError);
+    expect(() => p.prepare(req({ model: 'm' }), false)).toThrow(/input/);
+    expect(upstream.requests).toHaveLength(0);
+  });
+});
+
+describe('LlmProxy.respond', () => {
+  it('posts the translated request to the routed target and returns a valid Response', async () => {
+    const p = makeProxy(twoTargets(), { BETA_KEY: 'sk-beta-000111' });
+    other.handler = (_req, res) => sendJson(res, 200, chatCompletion({ content: 'From beta.' }));
+    const call = p.prepare(req({ model: 'llama3', input: 'Hi' }), false);
+    const response = await p.respond(call, new AbortController().signal);
+
+    expect(upstream.requests).toHaveLength(0);
+    expect(other.requests).toHaveLength(1);
+    expect(other.last.path).toBe('/v1/chat/completions');
+    expect(other.last.body).toEqual({ model: 'llama3', messages: [{ role: 'user', content: 'Hi' }] });
+    expect(other.last.headers.authorization).toBe('Bearer sk-beta-000111');
+    expect(other.last.headers['x-team']).toBe('beta');
+    expect(other.last.headers.accept).toBe('application/json');
+
+    expect(response.status).toBe('completed');
+    expect(response.id).toBe(call.ctx.id);
+    expect(response.output).toEqual([
+      {
+        id: expect.stringMatching(/^msg_/),
+        type: 'message',
+        status: 'completed',
+        role: 'assistant',
+        content: [{ type: 'output_text', text: 'From beta.', annotations: [], logprobs: [] }],
+      },
+    ]);
+    expect(response.usage?.input_tokens).toBe(12);
+    expect(call.info.upstreamStatus).toBe(200);
+    expect(call.info.upstreamMs).toBeGreaterThan(0);
+    assertValidResponse(response);
+
+    // Debug logging shows the payloads, never the key.
+    const text = logLines.join('\n');
+    expect(text).toContain('upstream request');
+    expect(text).toContain('upstream reply');
+    expect(text).not.toContain('sk-beta-000111');
+  });
+
+  it('reuses the keep-alive connection for consecutive calls', async () => {
+    const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
+    for (let i = 0; i < 3; i++) {
+      await p.respond(p.prepare(req({ model: 'm', input: `n${i}` }), false), new AbortController().signal);
+    }
+    expect(upstream.requests).toHaveLength(3);
+    expect(upstream.closedConnections).toHaveLength(0);
+  });
+
+  it('maps an upstream HTTP error and records the upstream status', async () => {
+    const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
+    upstream.handler = (_req, res) =>
+      sendJson(res, 503, { error: { message: 'overloaded' } }, { 'retry-after': '3' });
+    const call = p.prepare(req({ model: 'm', input: 'Hi' }), false);
+    const err = await p.respond(call, new AbortController().signal).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UpstreamHttpError);
+    expect(err).toMatchObject({
+      status: 502,
+      upstreamStatus: 503,
+      code: 'upstream_error',
+      message: "Upstream target 'solo' failed with HTTP 503: overloaded",
+      headers: { 'retry-after': '3' },
+    });
+    expect(call.info.upstreamStatus).toBe(503);
+    expect(call.info.upstreamMs).not.toBeNull();
+  });
+
+  it('maps a 2xx reply that is not a chat completion to UpstreamProtocolError', async () => {
+    const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
+    upstream.handler = (_req, res) => sendJson(res, 200, { choices: [{ index: 0 }] });
+    const call = p.prepare(req({ model: 'm', input: 'Hi' }), false);
+    const err = await p.respond(call, new AbortController().signal).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UpstreamProtocolError);
+    expect(err).toMatchObject({ status: 502, code: 'upstream_error', target: 'solo' });
+    expect(call.info.upstreamStatus).toBe(200);
+  });
+
+  it('aborting the signal mid-request closes the upstream connection', async () => {
+    const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
+    upstream.handler = () => {}; // never answers
+    const controller = new AbortController();
+    const pending = p
+      .respond(p.prepare(req({ model: 'm', input: 'Hi' }), false), controller.signal)
+      .catch((e: unknown) => e);
+    await vi.waitFor(() => expect(upstream.requests).toHaveLength(1));
+    expect(upstream.closedConnections).toHaveLength(0);
+    const t0 = Date.now();
+    controller.abort();
+    const err = await pending;
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    // An abort stays an abort (the route decides what to do); it is not an upstream failure.
+    expect(err).toMatchObject({ name: 'AbortError' });
+    expect(err).not.toBeInstanceOf(UpstreamUnreachableError);
+    await vi.waitFor(() => expect(upstream.closedConnections).toHaveLength(1));
+  });
+
+  it('aborting while the body is being read also closes the connection', async () => {
+    const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
+    upstream.handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"id":"x","choices":['); // headers and part of the body, then silence
+    };
+    const controller = new AbortController();
+    const pending = p
+      .respond(p.prepare(req({ model: 'm', input: 'Hi' }), false), controller.signal)
+      .catch((e: unknown) => e);
+    await vi.waitFor(() => expect(upstream.requests).toHaveLength(1));
+    await new Promise((r) => setTimeout(r, 50));
+    controller.abort();
+    const err = await pending;
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(UpstreamProtocolError);
+    await vi.waitFor(() => expect(upstream.closedConnections).toHaveLength(1));
+  });
+
+  it('an already-aborted signal sends nothing', async () => {
+    const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
+    const controller = new AbortController();
+    controller.abort();
+    const err = await p
+      .respond(p.prepare(req({ model: 'm', input: 'Hi' }), false), controller.signal)
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'AbortError' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it('an unreachable target is a 502 upstream_unreachable', async () => {
+    const port = upstream.port;
+    await upstream.close();
+    upstream = await MockUpstream.start(); // afterEach closes this one; the old port is now free
+    const p = makeProxy(`[targets.gone]\nbase_url = "http://127.0.0.1:${port}/v1"\n`);
+    const call = p.prepare(req({ model: 'm', input: 'Hi' }), false);
+    const err = await p.respond(call, new AbortController().signal).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UpstreamUnreachableError);
+    expect(err).toMatchObject({ status: 502, code: 'upstream_unreachable', target: 'gone' });
+    expect(call.info.upstreamStatus).toBeNull();
+  });
+});
+
+describe('LlmProxy.close', () => {
+  it('closes the idle keep-alive connections of every target', async () => {
+    const p = makeProxy(twoTargets(), { BETA_KEY: 'sk-beta-000111' });
+    await p.respond(p.prepare(req({ model: 'gpt-4o', input: 'Hi' }), false), new AbortController().signal);
+    await p.respond(p.prepare(req({ model: 'llama3', input: 'Hi' }), false), new AbortController().signal);
+    expect(upstream.closedConnections).toHaveLength(0);
+    expect(other.closedConnections).toHaveLength(0);
+    await p.close();
+    proxy = null;
+    await vi.waitFor(() => {
+      expect(upstream.closedConnections).toHaveLength(1);
+      expect(other.closedConnections).toHaveLength(1);
+    });
+  });
+
+  it('after close() a call fails instead of opening a new connection', async () => {
+    const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
+    await p.close();
+    proxy = null;
+    const err = await p
+      .respond(p.prepare(req({ model: 'm', input: 'Hi' }), false), new AbortController().signal)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(upstream.requests).toHaveLength(0);
+  });
+});
