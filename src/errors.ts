@@ -79,7 +79,11 @@ export class RouteNotFoundError extends ProxyError {
   }
 }
 
-/** The upstream answered with an HTTP error; its message (and type, when it has one) is carried. */
+/**
+ * The upstream answered with an HTTP error; a 4xx keeps its status, message (and type, when it has
+ * one). A 5xx, and any other non-2xx answer (a 3xx redirect or 304 the proxy does not follow, whose
+ * status would mean something else to the client and may not even carry a body), is a 502.
+ */
 export class UpstreamHttpError extends ProxyError {
   constructor(
     readonly upstreamStatus: number,
@@ -92,14 +96,14 @@ export class UpstreamHttpError extends ProxyError {
       headers?: Record<string, string>;
     },
   ) {
-    const is5xx = upstreamStatus >= 500;
+    const gateway = upstreamStatus >= 500 || upstreamStatus < 400;
     super(
-      is5xx ? 502 : upstreamStatus,
-      is5xx ? 'server_error' : (options.type ?? defaultTypeFor(upstreamStatus)),
-      is5xx ? `Upstream target '${target}' failed with HTTP ${upstreamStatus}: ${message}` : message,
+      gateway ? 502 : upstreamStatus,
+      gateway ? 'server_error' : (options.type ?? defaultTypeFor(upstreamStatus)),
+      gateway ? `Upstream target '${target}' failed with HTTP ${upstreamStatus}: ${message}` : message,
       {
-        param: is5xx ? null : (options.param ?? null),
-        code: is5xx ? 'upstream_error' : (options.code ?? defaultCodeFor(upstreamStatus)),
+        param: gateway ? null : (options.param ?? null),
+        code: gateway ? 'upstream_error' : (options.code ?? defaultCodeFor(upstreamStatus)),
         headers: options.headers ?? {},
       },
     );
@@ -122,7 +126,8 @@ export class UpstreamUnreachableError extends ProxyError {
 export class UpstreamTimeoutError extends ProxyError {
   constructor(
     readonly target: string,
-    phase: string,
+    /** connect, waiting for the first byte, idle between chunks, or total. */
+    readonly phase: string,
     cause?: unknown,
   ) {
     super(504, 'server_error', `Upstream target '${target}' timed out (${phase}).`, {
@@ -206,4 +211,42 @@ export function toProxyError(err: unknown, requestId: string): ProxyError {
 
 export function toErrorBody(err: ProxyError): ErrorBody {
   return { error: { message: err.message, type: err.type, param: err.param, code: err.code } };
+}
+
+/** The response store cannot be reached or written: a response that cannot be continued is not sent. */
+export class StoreUnavailableError extends ProxyError {
+  constructor(detail: string) {
+    super(503, 'server_error', `The response store is unavailable: ${detail}`, { code: 'store_unavailable' });
+  }
+}
+
+/** One stored response (with its context) is larger than `[store] max_response_bytes`. */
+export class StoreEntryTooLargeError extends ProxyError {
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(
+      413,
+      'invalid_request_error',
+      `The response and its context take ${bytes} bytes, more than the store's limit of ${limit}; ` +
+        'send store: false, or shorten the conversation.',
+      { param: 'store', code: 'response_too_large_to_store' },
+    );
+  }
+}
+
+export class PreviousResponseNotFoundError extends ProxyError {
+  constructor(id: string) {
+    super(400, 'invalid_request_error', `Previous response with id '${id}' not found.`, {
+      param: 'previous_response_id',
+      code: 'previous_response_not_found',
+    });
+  }
+}
+
+export class ResponseNotFoundError extends ProxyError {
+  constructor(id: string) {
+    super(404, 'invalid_request_error', `No response found with id '${id}'.`, { code: 'not_found' });
+  }
 }

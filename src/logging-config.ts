@@ -10,7 +10,9 @@ export type { Logger };
 
 export interface LoggerOptions {
   level: LogLevel;
-  /** Where lines go; defaults to an asynchronous stdout destination. */
+  /** Human-readable lines through pino-pretty (a dev tool: used only when installed). */
+  pretty?: boolean;
+  /** Where lines go; defaults to an asynchronous stdout destination (no sync writes on the hot path). */
   destination?: DestinationStream;
 }
 
@@ -28,7 +30,12 @@ const REDACT_PATHS = [
 ];
 
 export function createLogger(options: LoggerOptions): Logger {
-  const destination = options.destination ?? pino.destination({ dest: 1, sync: false });
+  // Pretty when asked, or on a terminal when pino-pretty (a dev tool) is installed; JSON otherwise.
+  const pretty = options.pretty === true || (process.stdout.isTTY === true && isInstalled('pino-pretty'));
+  const destination =
+    options.destination ??
+    (pretty ? prettyDestination(options.pretty === true) : null) ??
+    pino.destination({ dest: 1, sync: false });
   return pino(
     {
       level: options.level,
@@ -39,6 +46,30 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     destination,
   );
+}
+
+/** pino-pretty when it is installed; otherwise a note on stderr and JSON lines. */
+function prettyDestination(asked: boolean): DestinationStream | null {
+  if (!isInstalled('pino-pretty')) {
+    if (asked)
+      process.stderr.write(
+        'llm-proxy: --pretty needs the pino-pretty package (npm install pino-pretty); logging JSON\n',
+      );
+    return null;
+  }
+  return pino.transport({
+    target: 'pino-pretty',
+    options: { colorize: process.stdout.isTTY },
+  }) as DestinationStream;
+}
+
+function isInstalled(pkg: string): boolean {
+  try {
+    import.meta.resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Replaces every occurrence of each secret in `text` (secrets shorter than 4 chars are ignored). */

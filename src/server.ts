@@ -16,47 +16,38 @@ import {
   toErrorBody,
   toProxyError,
 } from './errors.js';
+import { ApiKeyCheck, bearerToken } from './http/auth.js';
+import { logRequest, newProxyLog, type ProxyLog } from './http/request-log.js';
 import { describeValidationError } from './http/request-schema.js';
 import type { Logger } from './logging-config.js';
-import { registerHealthRoutes } from './routes/health.js';
+import { Metrics } from './metrics.js';
+import { type ReadinessCheck, registerHealthRoutes } from './routes/health.js';
+import { registerModelRoutes } from './routes/models.js';
 import { registerResponsesRoutes } from './routes/responses.js';
-import type { CallInfo } from './services/llm-proxy.js';
+import { registerStoredResponseRoutes } from './routes/stored-responses.js';
 import { LlmProxy } from './services/llm-proxy.js';
-import type { RelayOutcome } from './stream/sse-relay.js';
-import type { ResponseUsage } from './types.js';
+import { ResponseHistory } from './services/response-history.js';
+import { createStore } from './store/create-store.js';
 import { newId } from './utils/ids.js';
-
-/** What the per-request log line reports, filled in as the request proceeds. */
-export interface ProxyLog {
-  model: string | null;
-  stream: boolean;
-  call: CallInfo | null;
-  usage: ResponseUsage | null;
-  error: ProxyError | null;
-  startedAt: number;
-  /** How a stream ended (streams only). */
-  outcome?: RelayOutcome;
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    proxyLog: ProxyLog;
-  }
-}
 
 export interface ServerDeps {
   config: Config;
   logger: Logger;
+  /** Extra checks for /readyz (the store, once there is one). */
+  readiness?: ReadinessCheck[];
 }
 
 export interface Server {
   app: FastifyInstance;
+  /** The listener for /healthz, /readyz and /metrics when `[server] admin_port` is set. */
+  admin: FastifyInstance | null;
   proxy: LlmProxy;
+  metrics: Metrics;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-export function buildServer({ config, logger }: ServerDeps): Server {
+export function buildServer({ config, logger, readiness = [] }: ServerDeps): Server {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request, written by the onResponse hook below, instead of Fastify's two.
@@ -72,24 +63,22 @@ export function buildServer({ config, logger }: ServerDeps): Server {
     },
     return503OnClosing: true,
   });
-  const proxy = new LlmProxy(config, logger);
+  const metrics = new Metrics();
+  const store = createStore(config.store);
+  const proxy = new LlmProxy(config, logger, metrics, new ResponseHistory(store));
+  const auth = new ApiKeyCheck(config.auth.apiKeys);
 
   app.decorateRequest('proxyLog', null as unknown as ProxyLog);
   app.addHook('onRequest', async (request, reply) => {
-    request.proxyLog = {
-      model: null,
-      stream: false,
-      call: null,
-      usage: null,
-      error: null,
-      startedAt: performance.now(),
-    };
+    request.proxyLog = newProxyLog();
+    metrics.inFlight.inc();
     reply.header('x-request-id', request.id);
     // A client gone before a JSON reply ends never reaches onResponse: log it here, as nginx's 499.
     // (A hijacked stream reply writes its own line.)
     reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished && !reply.sent) logRequest(request, 499, reply.elapsedTime);
+      if (!reply.raw.writableFinished && !reply.sent) logRequest(request, 499, metrics);
     });
+    if (auth.enabled && isApiRoute(request.url)) auth.verify(request);
   });
 
   app.setSchemaErrorFormatter((errors) => {
@@ -117,45 +106,38 @@ export function buildServer({ config, logger }: ServerDeps): Server {
     void reply.code(404).type('application/json').send(toErrorBody(error));
   });
 
-  app.addHook('onResponse', async (request, reply) =>
-    logRequest(request, reply.statusCode, reply.elapsedTime),
-  );
+  app.addHook('onResponse', async (request, reply) => logRequest(request, reply.statusCode, metrics));
 
-  registerHealthRoutes(app);
+  registerModelRoutes(app, proxy);
+  registerStoredResponseRoutes(app, store);
   registerResponsesRoutes(app, proxy, {
     streamKeepAliveMs: config.server.streamKeepAliveMs,
-    logStream: (request, status) =>
-      logRequest(request, status, performance.now() - request.proxyLog.startedAt),
+    clientKey: (request) => bearerToken(request),
+    logStream: (request, status) => logRequest(request, status, metrics),
   });
-  app.addHook('onClose', async () => proxy.close());
-  return { app, proxy };
+  app.addHook('onClose', async () => {
+    await proxy.close();
+    await store.close();
+  });
+  const checks: ReadinessCheck[] = [{ name: 'store', check: () => store.ping() }, ...readiness];
+
+  let admin: FastifyInstance | null = null;
+  if (config.server.admin === null) {
+    registerHealthRoutes(app, metrics, checks);
+  } else {
+    admin = Fastify({
+      loggerInstance: logger as FastifyBaseLogger,
+      logController: new LogController({ disableRequestLogging: true }),
+    });
+    registerHealthRoutes(admin, metrics, checks);
+  }
+  return { app, admin, proxy, metrics };
 }
 
-/** The one info line per request: what was asked, where it went, how it ended. */
-function logRequest(request: FastifyRequest, status: number, elapsedMs: number): void {
-  const log = request.proxyLog;
-  if (!log || logged.has(request)) return;
-  logged.add(request);
-  request.log.info(
-    {
-      method: request.method,
-      route: request.routeOptions.url ?? request.url,
-      status,
-      ms: round(elapsedMs),
-      model: log.model,
-      stream: log.stream,
-      ...(log.outcome ? { outcome: log.outcome } : {}),
-      target: log.call?.target ?? null,
-      upstreamStatus: log.call?.upstreamStatus ?? null,
-      upstreamMs: log.call?.upstreamMs == null ? null : round(log.call.upstreamMs),
-      usage: log.usage ? { input: log.usage.input_tokens, output: log.usage.output_tokens } : null,
-      ...(log.error ? { error: { code: log.error.code, message: log.error.message } } : {}),
-    },
-    'request',
-  );
+/** Routes behind the proxy keys; health, readiness and metrics stay open. */
+function isApiRoute(url: string): boolean {
+  return url.startsWith('/v1/') || url === '/response' || url.startsWith('/response?');
 }
-
-const logged = new WeakSet<FastifyRequest>();
 
 function isAbort(err: unknown): boolean {
   const e = err as { name?: string; code?: string } | null;
@@ -174,8 +156,4 @@ function validationCode(errors: ReadonlyArray<{ instancePath: string; keyword: s
 function describeCause(err: unknown): string | null {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   return cause ? (cause.code ?? cause.message ?? String(cause)) : null;
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
 }

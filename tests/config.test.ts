@@ -3,7 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_BODY_LIMIT, type Env, loadConfig, parseConfig } from '../src/config.js';
+import {
+  DEFAULT_DIALECT,
+  DEFAULT_FAILOVER_COOLDOWN_MS,
+  DEFAULT_POOL,
+  DEFAULT_RETRIES,
+  DEFAULT_TIMEOUTS,
+} from '../src/config/target-config.js';
+import {
+  ConfigError,
+  DEFAULT_BODY_LIMIT,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  type Env,
+  loadConfig,
+  parseConfig,
+  type TargetConfig,
+} from '../src/config.js';
 
 const SOURCE = 'conf/test.toml';
 const REPO_CONFIG = fileURLToPath(new URL('../llm-proxy.toml', import.meta.url));
@@ -24,6 +39,39 @@ function configError(text: string, env: Env = {}): ConfigError {
 const msg = (key: string, rest: string) =>
   new RegExp(`^conf/test\\.toml: ${key.replace(/[.[\]]/g, '\\$&')}: ${rest}$`);
 
+/** A target as parsed with every default, with `over` applied. */
+function expectedTarget(name: string, baseUrls: string[], over: Partial<TargetConfig> = {}): TargetConfig {
+  return {
+    name,
+    baseUrls,
+    apiKey: null,
+    apiKeyEnv: null,
+    forwardClientKey: false,
+    headers: {},
+    models: [],
+    modelMap: {},
+    protocol: null,
+    dialect: DEFAULT_DIALECT,
+    fallbacks: [],
+    ca: null,
+    timeouts: DEFAULT_TIMEOUTS,
+    retries: DEFAULT_RETRIES,
+    pool: DEFAULT_POOL,
+    failoverCooldownMs: DEFAULT_FAILOVER_COOLDOWN_MS,
+    secrets: [],
+    ...over,
+  };
+}
+
+const DEFAULT_SERVER = {
+  host: '127.0.0.1',
+  port: 8080,
+  bodyLimit: 20 * 1024 * 1024,
+  streamKeepAliveMs: 0,
+  shutdownGraceMs: 30_000,
+  admin: null,
+};
+
 const tmp = mkdtempSync(join(tmpdir(), 'llm-proxy-config-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -31,31 +79,36 @@ describe('parseConfig: defaults', () => {
   it('fills every default from a minimal file', () => {
     expect(parseConfig(TARGET, SOURCE, {})).toStrictEqual({
       source: SOURCE,
-      server: { host: '127.0.0.1', port: 8080, bodyLimit: 20 * 1024 * 1024, streamKeepAliveMs: 0 },
-      logging: { level: 'info' },
-      targets: [
-        {
-          name: 'local',
-          baseUrl: 'http://127.0.0.1:8000/v1',
-          apiKey: null,
-          apiKeyEnv: null,
-          headers: {},
-          models: [],
-          maxTokensField: 'max_tokens',
-        },
-      ],
+      server: DEFAULT_SERVER,
+      logging: { level: 'info', pretty: false },
+      auth: { apiKeys: [], apiKeysEnv: null },
+      defaultTarget: null,
+      targets: [expectedTarget('local', ['http://127.0.0.1:8000/v1'])],
+      // [store] has its own tests.
+      store: expect.any(Object),
     });
     expect(DEFAULT_BODY_LIMIT).toBe(20_971_520);
+    expect(DEFAULT_SHUTDOWN_GRACE_MS).toBe(30_000);
+    expect(DEFAULT_DIALECT).toStrictEqual({
+      maxTokensField: 'max_tokens',
+      systemRole: 'merge',
+      reasoningField: 'reasoning_content',
+      structuredOutput: 'json_schema',
+    });
+    expect(DEFAULT_TIMEOUTS).toStrictEqual({
+      connectMs: 5_000,
+      firstByteMs: 600_000,
+      idleMs: 300_000,
+      totalMs: 1_800_000,
+    });
+    expect(DEFAULT_RETRIES).toStrictEqual({ max: 2, baseDelayMs: 250, maxDelayMs: 8_000 });
+    expect(DEFAULT_POOL).toStrictEqual({ connections: 128, keepAliveMs: 4_000 });
+    expect(DEFAULT_FAILOVER_COOLDOWN_MS).toBe(30_000);
   });
 
   it('accepts empty [server] and [logging] tables', () => {
     const c = parseConfig(`[server]\n[logging]\n${TARGET}`, SOURCE, {});
-    expect(c.server).toStrictEqual({
-      host: '127.0.0.1',
-      port: 8080,
-      bodyLimit: 20_971_520,
-      streamKeepAliveMs: 0,
-    });
+    expect(c.server).toStrictEqual(DEFAULT_SERVER);
     expect(c.logging.level).toBe('info');
   });
 });
@@ -84,28 +137,22 @@ models = ["Qwen/*"]
 `;
     expect(parseConfig(text, SOURCE, { OPENAI_API_KEY: 'sk-test-123' })).toStrictEqual({
       source: SOURCE,
-      server: { host: '0.0.0.0', port: 9000, bodyLimit: 1_048_576, streamKeepAliveMs: 0 },
-      logging: { level: 'debug' },
+      server: { ...DEFAULT_SERVER, host: '0.0.0.0', port: 9000, bodyLimit: 1_048_576 },
+      logging: { level: 'debug', pretty: false },
+      auth: { apiKeys: [], apiKeysEnv: null },
+      defaultTarget: null,
       targets: [
-        {
-          name: 'openai',
-          baseUrl: 'https://api.openai.com/v1',
+        expectedTarget('openai', ['https://api.openai.com/v1'], {
           apiKey: 'sk-test-123',
           apiKeyEnv: 'OPENAI_API_KEY',
           headers: { 'openai-organization': 'org-123', 'x-trace': 'on' },
           models: ['gpt-*', 'o*'],
-          maxTokensField: 'max_completion_tokens',
-        },
-        {
-          name: 'vllm',
-          baseUrl: 'http://10.0.0.5:8000/v1',
-          apiKey: null,
-          apiKeyEnv: null,
-          headers: {},
-          models: ['Qwen/*'],
-          maxTokensField: 'max_tokens',
-        },
+          dialect: { ...DEFAULT_DIALECT, maxTokensField: 'max_completion_tokens' },
+          secrets: ['sk-test-123'],
+        }),
+        expectedTarget('vllm', ['http://10.0.0.5:8000/v1'], { models: ['Qwen/*'] }),
       ],
+      store: expect.any(Object),
     });
   });
 
@@ -118,7 +165,7 @@ models = ["Qwen/*"]
     ['http://[::1]:11434/v1', 'http://[::1]:11434/v1'],
   ])('base_url %s becomes %s', (given, expected) => {
     const c = parseConfig(`[targets.t]\nbase_url = "${given}"\n`, SOURCE, {});
-    expect(c.targets[0]?.baseUrl).toBe(expected);
+    expect(c.targets[0]?.baseUrls).toStrictEqual([expected]);
   });
 
   it('reads the api key from the env it is given, not from process.env', () => {
@@ -145,7 +192,9 @@ models = ["Qwen/*"]
   });
 
   it('keeps the targets in file order', () => {
-    const text = ['b', 'a', 'c'].map((n) => `[targets.${n}]\nbase_url = "http://${n}.local/v1"\n`).join('\n');
+    const text = ['b', 'a', 'c']
+      .map((n) => `[targets.${n}]\nbase_url = "https://${n}.example/v1"\n`)
+      .join('\n');
     expect(parseConfig(text, SOURCE, {}).targets.map((t) => t.name)).toEqual(['b', 'a', 'c']);
   });
 
@@ -168,18 +217,39 @@ models = ["Qwen/*"]
 
   it.each(['max_tokens', 'max_completion_tokens'])('accepts max_tokens_field %s', (field) => {
     const c = parseConfig(`${TARGET}max_tokens_field = "${field}"\n`, SOURCE, {});
-    expect(c.targets[0]?.maxTokensField).toBe(field);
+    expect(c.targets[0]?.dialect.maxTokensField).toBe(field);
   });
 
   it.each(['local', 'my-target', 'my_target', 'Target2', '2'])('accepts target name %s', (name) => {
-    const c = parseConfig(`[targets.${name}]\nbase_url = "http://h/v1"\n`, SOURCE, {});
+    const c = parseConfig(`[targets.${name}]\nbase_url = "http://localhost/v1"\n`, SOURCE, {});
     expect(c.targets[0]?.name).toBe(name);
   });
 
   it('returns a deeply frozen object', () => {
-    const c = parseConfig(`${TARGET}models = ["a"]\nheaders = { X = "y" }\n`, SOURCE, {});
+    const c = parseConfig(
+      `${TARGET}models = ["a"]\nheaders = { X = "y" }\nmodel_map = { a = "b" }\n`,
+      SOURCE,
+      {},
+    );
     const target = c.targets[0];
-    for (const part of [c, c.server, c.logging, c.targets, target, target?.headers, target?.models]) {
+    for (const part of [
+      c,
+      c.server,
+      c.logging,
+      c.auth,
+      c.targets,
+      target,
+      target?.baseUrls,
+      target?.headers,
+      target?.models,
+      target?.modelMap,
+      target?.dialect,
+      target?.timeouts,
+      target?.retries,
+      target?.pool,
+      target?.fallbacks,
+      target?.secrets,
+    ]) {
       expect(Object.isFrozen(part)).toBe(true);
     }
     expect(() => {
@@ -198,7 +268,7 @@ describe('parseConfig: bad files name the file and the key', () => {
       'unknown top-level key',
       `listen = 8080\n${TARGET}`,
       'listen',
-      /^unknown key; expected one of: server, logging, targets$/,
+      /^unknown key; expected one of: server, logging, auth, defaults, targets, store$/,
     ],
     [
       'unknown key in [server]',
@@ -210,13 +280,13 @@ describe('parseConfig: bad files name the file and the key', () => {
       'unknown key in [logging]',
       `[logging]\nlevel = "info"\nformat = "json"\n${TARGET}`,
       'logging.format',
-      /^unknown key; expected one of: level$/,
+      /^unknown key; expected one of: level, pretty$/,
     ],
     [
       'unknown key in a target',
       `${TARGET}model = "x"\n`,
       'targets.local.model',
-      /^unknown key; expected one of: base_url, api_key_env, headers, models, max_tokens_field$/,
+      /^unknown key; expected one of: base_url, api_key_env, models, model_map, fallbacks, headers, protocol, max_tokens_field, system_role, reasoning_field, structured_output, timeouts, retries, pool, failover_cooldown, forward_client_key, ca_file$/,
     ],
     ['server not a table', `server = 8080\n${TARGET}`, 'server', /^expected a table, got number 8080$/],
     [
@@ -334,18 +404,23 @@ describe('parseConfig: bad files name the file and the key', () => {
       'targets.',
       /^target names may use only/,
     ],
-    ['missing base_url', '[targets.local]\nmodels = ["x"]\n', 'targets.local.base_url', /^is required$/],
+    [
+      'missing base_url',
+      '[targets.local]\nmodels = ["x"]\n',
+      'targets.local.base_url',
+      /^is required \(a URL or a list of URLs\)$/,
+    ],
     [
       'base_url not a string',
       '[targets.local]\nbase_url = 8000\n',
       'targets.local.base_url',
-      /^expected a string, got number 8000$/,
+      /^expected a string or a list of strings, got number 8000$/,
     ],
     [
       'base_url not a URL',
       '[targets.local]\nbase_url = "not a url"\n',
       'targets.local.base_url',
-      /^not a valid URL: "not a url"$/,
+      /^not a valid URL; write it like "https:\/\/api\.example\.com\/v1"$/,
     ],
     [
       'base_url with ftp',
@@ -453,7 +528,7 @@ describe('parseConfig: bad files name the file and the key', () => {
       'a date where a string belongs',
       '[targets.local]\nbase_url = 2024-01-01\n',
       'targets.local.base_url',
-      /^expected a string, got a date$/,
+      /^expected a string or a list of strings, got a date$/,
     ],
   ])('%s', (_name, text, key, problem) => {
     const err = configError(text);
@@ -509,7 +584,7 @@ describe('loadConfig', () => {
     const c = loadConfig(file, {});
     expect(c.source).toBe(file);
     expect(c.server.port).toBe(1234);
-    expect(c.targets[0]?.baseUrl).toBe('http://127.0.0.1:8000/v1');
+    expect(c.targets[0]?.baseUrls).toStrictEqual(['http://127.0.0.1:8000/v1']);
   });
 
   it('names the file and the key in a validation error', () => {
@@ -540,7 +615,7 @@ describe('loadConfig', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).key).toBeNull();
     expect((err as ConfigError).message).toBe(
-      `${file}: file not found; pass --config FILE or set LLM_PROXY_CONFIG`,
+      `${file}: file not found; pass --config FILE, set LLM_PROXY_CONFIG, or use --upstream URL`,
     );
   });
 
@@ -549,7 +624,7 @@ describe('loadConfig', () => {
     mkdirSync(dir);
     expect(() => loadConfig(dir, {})).toThrow(
       new RegExp(
-        `^${escapeRegExp(dir)}: cannot read the file \\(EISDIR\\); pass --config FILE or set LLM_PROXY_CONFIG$`,
+        `^${escapeRegExp(dir)}: cannot read the file \\(EISDIR\\); pass --config FILE, set LLM_PROXY_CONFIG, or use --upstream URL$`,
       ),
     );
   });
@@ -561,15 +636,7 @@ describe('loadConfig', () => {
     expect(c.server.port).toBe(8080);
     expect(c.logging.level).toBe('info');
     expect(c.targets).toHaveLength(1);
-    expect(c.targets[0]).toStrictEqual({
-      name: 'ollama',
-      baseUrl: 'http://127.0.0.1:11434/v1',
-      apiKey: null,
-      apiKeyEnv: null,
-      headers: {},
-      models: [],
-      maxTokensField: 'max_tokens',
-    });
+    expect(c.targets[0]).toStrictEqual(expectedTarget('ollama', ['http://127.0.0.1:11434/v1']));
   });
 });
 

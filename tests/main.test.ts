@@ -563,18 +563,20 @@ describe('upstream errors', () => {
   });
 
   it('upstream 429 with Retry-After -> 429 and the header passed on', async () => {
+    // Longer than the default max_delay (8 s): not waited for, so the client gets it at once.
     upstream.handler = (_req, res) =>
       sendJson(
         res,
         429,
         { error: { message: 'Slow down.', type: 'requests', param: null, code: null } },
         {
-          'retry-after': '7',
+          'retry-after': '30',
         },
       );
     const res = await post('/v1/responses', { model: 'test-model', input: 'Hi' });
     expect(res.status).toBe(429);
-    expect(res.headers.get('retry-after')).toBe('7');
+    expect(res.headers.get('retry-after')).toBe('30');
+    expect(upstream.requests).toHaveLength(1);
     expect(res.json).toEqual({
       error: { message: 'Slow down.', type: 'requests', param: null, code: 'rate_limit_exceeded' },
     });
@@ -813,11 +815,14 @@ describe('the per-request log line', () => {
       stream: false,
       target: 'mock',
       upstreamStatus: 200,
+      attempts: 1,
       usage: { input: 12, output: 5 },
     });
     expect(typeof lines[0].ms).toBe('number');
     expect(lines[0].ms).toBeGreaterThanOrEqual(0);
     expect(typeof lines[0].upstreamMs).toBe('number');
+    expect(typeof lines[0].proxyMs).toBe('number');
+    expect(lines[0].proxyMs).toBeGreaterThanOrEqual(0);
     expect(lines[0].error).toBeUndefined();
   });
 
@@ -831,6 +836,8 @@ describe('the per-request log line', () => {
       model: 'test-model',
       target: 'mock',
       upstreamStatus: 503,
+      // 503 is retried: the default retries.max = 2 makes three attempts.
+      attempts: 3,
       usage: null,
       error: { code: 'upstream_error', message: "Upstream target 'mock' failed with HTTP 503: busy" },
     });
@@ -859,6 +866,7 @@ describe('the per-request log line', () => {
       model: 'test-model',
       target: 'mock',
       upstreamStatus: null,
+      attempts: 1,
     });
     await new Promise((r) => setTimeout(r, 50));
     const all = proxy.logs.filter((l) => l.reqId === 'log-gone');
@@ -878,6 +886,7 @@ describe('the per-request log line', () => {
       status: 400,
       target: null,
       upstreamStatus: null,
+      attempts: 0,
       error: { code: 'invalid_type' },
     });
 

@@ -3,15 +3,18 @@
  * with `stream: true`, Server-Sent Events.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { toProxyError } from '../errors.js';
 import { responsesRequestSchema } from '../http/request-schema.js';
 import type { LlmProxy, PreparedCall } from '../services/llm-proxy.js';
-import { relayStream } from '../stream/sse-relay.js';
+import { type RelayOutcome, relayStream } from '../stream/sse-relay.js';
 import { StreamTranslator } from '../stream/stream-translator.js';
 import type { ResponsesRequest } from '../types.js';
 import { unknownFields } from '../utils/request-formatter.js';
 
 export interface ResponsesRouteOptions {
   streamKeepAliveMs: number;
+  /** The client's own key, for targets that forward it upstream. */
+  clientKey(request: FastifyRequest): string | null;
   /** Writes the per-request log line for streams, whose replies bypass Fastify's hooks. */
   logStream(request: FastifyRequest, status: number): void;
 }
@@ -29,23 +32,16 @@ export function registerResponsesRoutes(
     request.proxyLog.model = body.model ?? null;
     request.proxyLog.stream = stream;
 
-    const call = proxy.prepare(body, stream);
+    const call = await proxy.prepare(body, stream, options.clientKey(request));
     request.proxyLog.call = call.info;
     const abort = abortOnClientClose(reply);
-    try {
-      if (stream) return await streamResponse(request, reply, call, abort);
-      const response = await proxy.respond(call, abort.signal);
-      request.proxyLog.usage = response.usage;
-      return reply.type('application/json').send(response);
-    } catch (err) {
-      // The client left before the upstream answered: nobody to reply to, and not a proxy failure.
-      if (!abort.signal.aborted) throw err;
-      request.proxyLog.outcome = 'client_closed';
-      reply.hijack();
-      if (!reply.raw.destroyed) reply.raw.destroy();
-      options.logStream(request, CLIENT_CLOSED);
-      return reply;
-    }
+    if (stream) return streamResponse(request, reply, call, abort);
+
+    const response = await proxy.respond(call, abort.signal);
+    request.proxyLog.usage = response.usage;
+    // Stored before the reply: a client that continues at once always finds it.
+    await proxy.save(call, response);
+    return reply.type('application/json').send(response);
   };
 
   /**
@@ -61,12 +57,32 @@ export function registerResponsesRoutes(
     const upstream = await proxy.send(call, abort.signal);
     reply.hijack();
     const translator = new StreamTranslator(call.ctx, { logprobs: call.logprobs });
+    const record = (outcome: RelayOutcome) => {
+      request.proxyLog.usage = translator.final?.usage ?? null;
+      request.proxyLog.outcome = outcome;
+    };
+    // Recorded before the response ends: Fastify's onResponse hook (which writes the log line)
+    // runs on the hijacked response's `finish`, while the relay may still drain the upstream.
     const outcome = await relayStream(reply.raw, upstream, translator, call.client, abort, {
       keepAliveMs: options.streamKeepAliveMs,
       headers: { 'x-request-id': request.id },
+      onEnd: record,
+      onFirstOutput: () => {
+        request.proxyLog.firstTokenMs = performance.now() - request.proxyLog.startedAt;
+      },
+      beforeFinal: async (final) => {
+        try {
+          await proxy.save(call, final);
+          return null;
+        } catch (err) {
+          const error = toProxyError(err, request.id);
+          request.proxyLog.error = error;
+          request.log.warn({ err: error.message }, 'could not store the streamed response');
+          return { type: error.type, code: error.code ?? 'store_unavailable', message: error.message };
+        }
+      },
     });
-    request.proxyLog.usage = translator.final?.usage ?? null;
-    request.proxyLog.outcome = outcome;
+    record(outcome);
     options.logStream(request, 200);
   };
 
@@ -74,9 +90,6 @@ export function registerResponsesRoutes(
   app.post('/v1/responses', routeOptions, handler);
   app.post('/response', routeOptions, handler);
 }
-
-/** The status logged for a request whose client went away first (nginx's convention). */
-const CLIENT_CLOSED = 499;
 
 /** Aborts the upstream call as soon as the client goes away before its reply is complete. */
 function abortOnClientClose(reply: FastifyReply): AbortController {

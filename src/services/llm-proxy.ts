@@ -1,19 +1,29 @@
 /**
- * The proxy service: choose the target for a request, translate it, call the upstream, and
- * translate the reply. HTTP concerns (parsing, status codes, SSE framing) stay in the routes.
+ * The proxy service: choose the target for a request, translate it for that target's dialect,
+ * call the upstream (with retries, then fallback targets, only before any byte reached the
+ * client), and translate the reply. HTTP concerns (status codes, SSE framing) stay in the routes.
  */
-import type { Config } from '../config.js';
-import { UpstreamProtocolError } from '../errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config, TargetConfig } from '../config.js';
+import {
+  ProxyError,
+  UpstreamHttpError,
+  UpstreamProtocolError,
+  UpstreamTimeoutError,
+  UpstreamUnreachableError,
+} from '../errors.js';
 import type { Logger } from '../logging-config.js';
-import type { ChatCompletion, ChatRequest, ResponsesRequest } from '../types.js';
-import { formatChatRequest, wantsLogprobs } from '../utils/request-formatter.js';
+import type { Metrics, UpstreamErrorKind } from '../metrics.js';
+import type { ChatCompletion, ChatRequest, ResponseInput, ResponsesRequest } from '../types.js';
+import { assertSupported, formatChatRequest, wantsLogprobs } from '../utils/request-formatter.js';
 import {
   createResponseContext,
   type ResponseContext,
   type ResponseObject,
 } from '../utils/response-envelope.js';
 import { ChatReplyShapeError, parseChatCompletion } from '../utils/response-parser.js';
-import { TargetRouter } from './target-router.js';
+import type { Context, ResponseHistory } from './response-history.js';
+import { type Route, TargetRouter } from './target-router.js';
 import { UpstreamClient, type UpstreamReply } from './upstream-client.js';
 
 /** What one proxied call produced, for the route's log line. */
@@ -21,15 +31,26 @@ export interface CallInfo {
   target: string;
   upstreamStatus: number | null;
   upstreamMs: number | null;
+  attempts: number;
 }
 
 export interface PreparedCall {
+  req: ResponsesRequest;
+  /** The full input with ids (previous chain and references resolved), when the call is stored. */
+  context: Context | null;
   ctx: ResponseContext;
+  route: Route;
   chat: ChatRequest;
-  client: UpstreamClient;
+  stream: boolean;
   info: CallInfo;
   logprobs: boolean;
+  /** The client's bearer token, for targets that forward it. */
+  clientKey: string | null;
+  /** The client the successful attempt used (set by `send`). */
+  client: UpstreamClient;
 }
+
+const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 
 export class LlmProxy {
   private readonly router: TargetRouter;
@@ -38,48 +59,108 @@ export class LlmProxy {
   constructor(
     config: Config,
     private readonly logger: Logger,
+    private readonly metrics: Metrics | null = null,
+    private readonly history: ResponseHistory | null = null,
   ) {
-    this.router = new TargetRouter(config.targets);
+    this.router = new TargetRouter(config.targets, config.defaultTarget);
     this.clients = new Map(config.targets.map((t) => [t.name, new UpstreamClient(t)]));
   }
 
-  /** Routes and translates a request; throws a 4xx ProxyError for anything it cannot send. */
-  prepare(req: ResponsesRequest, stream: boolean): PreparedCall {
+  get models(): Array<{ id: string; target: string }> {
+    return this.router.listModels();
+  }
+
+  /**
+   * Routes and translates a request; throws a 4xx ProxyError for anything it cannot send. With a
+   * store, the input becomes the full context: the previous response's chain, then this input with
+   * `item_reference`s resolved (instructions are never inherited).
+   */
+  async prepare(
+    req: ResponsesRequest,
+    stream: boolean,
+    clientKey: string | null = null,
+  ): Promise<PreparedCall> {
     const route = this.router.route(req.model ?? '');
-    const target = route.target;
-    const chat = formatChatRequest(
-      req,
-      {
-        upstreamModel: route.upstreamModel,
-        maxTokensField: target.maxTokensField,
-        reasoningField: 'reasoning_content',
-      },
-      stream,
-    );
-    const client = this.clients.get(target.name) as UpstreamClient;
+    assertSupported(req);
+    const stateful =
+      this.history !== null &&
+      (req.store !== false || typeof req.previous_response_id === 'string' || hasReference(req.input));
+    const context = stateful ? await (this.history as ResponseHistory).context(req) : null;
+    const effective = context === null ? req : withContext(req, context);
     return {
-      ctx: createResponseContext(req),
-      chat,
-      client,
-      info: { target: target.name, upstreamStatus: null, upstreamMs: null },
+      req: effective,
+      context: req.store === false ? null : context,
+      ctx: createResponseContext(req, Date.now(), this.history !== null),
+      route,
+      chat: translate(effective, route, stream),
+      stream,
+      info: { target: route.target.name, upstreamStatus: null, upstreamMs: null, attempts: 0 },
       logprobs: wantsLogprobs(req),
+      clientKey,
+      client: this.clientFor(route.target),
     };
   }
 
-  /** Sends the chat request; resolves when the upstream answered 2xx headers. */
+  /**
+   * Sends the chat request and resolves when an upstream answered 2xx headers. Retryable failures
+   * (connect errors, 408/429/5xx) are retried with backoff, then the target's fallbacks are tried
+   * in order; a 4xx caused by the request is returned at once.
+   */
   async send(call: PreparedCall, signal: AbortSignal): Promise<UpstreamReply> {
     const started = performance.now();
-    this.logger.debug({ target: call.info.target, payload: call.chat }, 'upstream request');
+    const chain = [call.route.target, ...this.fallbackTargets(call.route.target)];
+    let lastError: unknown;
     try {
-      const reply = await call.client.post(JSON.stringify(call.chat), call.chat.stream === true, signal);
-      call.info.upstreamStatus = reply.status;
-      return reply;
-    } catch (err) {
-      const status = (err as { upstreamStatus?: number }).upstreamStatus;
-      if (typeof status === 'number') call.info.upstreamStatus = status;
-      throw err;
+      for (const [i, target] of chain.entries()) {
+        if (i > 0) {
+          this.metrics?.fallbacks.inc({ from: chain[i - 1]?.name ?? '', to: target.name });
+          this.logger.warn({ from: chain[i - 1]?.name, to: target.name }, 'falling back to another target');
+        }
+        const chat =
+          i === 0
+            ? call.chat
+            : translate(call.req, this.router.routeTo(target, call.req.model ?? ''), call.stream);
+        const client = this.clientFor(target);
+        const body = JSON.stringify(chat);
+        if (this.logger.isLevelEnabled('debug')) {
+          this.logger.debug(
+            { target: target.name, payload: JSON.parse(client.redact(body)) },
+            'upstream request',
+          );
+        }
+        for (let attempt = 0; ; attempt++) {
+          call.info.attempts++;
+          call.info.target = target.name;
+          try {
+            const reply = await client.post(body, call.stream, signal, call.clientKey);
+            // A failure while the body is read (reset, idle or total timeout, JSON or stream) is an
+            // upstream error too: count it where every reader maps it.
+            const mapFailure = reply.failure;
+            reply.failure = (e: unknown) => {
+              const mapped = mapFailure(e);
+              this.countError(target.name, mapped);
+              return mapped;
+            };
+            call.info.upstreamStatus = reply.status;
+            call.client = client;
+            return reply;
+          } catch (err) {
+            lastError = err;
+            if (err instanceof UpstreamHttpError) call.info.upstreamStatus = err.upstreamStatus;
+            this.countError(target.name, err);
+            if (signal.aborted || !isRetryable(err)) throw err;
+            const delay = attempt < target.retries.max ? retryDelay(attempt, target, err) : null;
+            if (delay === null) break;
+            this.metrics?.retries.inc({ target: target.name });
+            this.logger.debug({ target: target.name, attempt: attempt + 1, delay }, 'retrying upstream');
+            await sleep(delay, undefined, { signal });
+          }
+        }
+      }
+      throw lastError;
     } finally {
       call.info.upstreamMs = performance.now() - started;
+      this.metrics?.upstreamDuration.observe({ target: call.info.target }, call.info.upstreamMs / 1000);
     }
   }
 
@@ -87,20 +168,127 @@ export class LlmProxy {
   async respond(call: PreparedCall, signal: AbortSignal): Promise<ResponseObject> {
     const started = performance.now();
     const reply = await this.send(call, signal);
-    const body = await call.client.readJson(reply);
+    let body: unknown;
+    try {
+      body = await call.client.readJson(reply);
+    } catch (err) {
+      // Transport failures are counted by `reply.failure`; a body that is not JSON is counted here.
+      if (err instanceof UpstreamProtocolError) this.countError(call.info.target, err);
+      throw err;
+    }
     call.info.upstreamMs = performance.now() - started;
-    this.logger.debug({ target: call.info.target, payload: body }, 'upstream reply');
+    if (this.logger.isLevelEnabled('debug')) {
+      this.logger.debug(
+        { target: call.info.target, payload: JSON.parse(call.client.redact(JSON.stringify(body))) },
+        'upstream reply',
+      );
+    }
     try {
       return parseChatCompletion(body as ChatCompletion, call.ctx, { logprobs: call.logprobs });
     } catch (err) {
       if (err instanceof ChatReplyShapeError || (err as Error).name === 'AssemblyError') {
+        this.countError(call.info.target, new UpstreamProtocolError(call.info.target, ''));
         throw new UpstreamProtocolError(call.info.target, (err as Error).message);
       }
       throw err;
     }
   }
 
+  /**
+   * Stores a finished response with its context (unless the request said `store: false`); resolves
+   * once the write is durable, so it runs before the client is answered.
+   */
+  async save(call: PreparedCall, response: ResponseObject): Promise<void> {
+    if (this.history === null || call.context === null) return;
+    await this.history.save(response, call.context);
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.clients.values()].map((c) => c.close()));
   }
+
+  private clientFor(target: TargetConfig): UpstreamClient {
+    return this.clients.get(target.name) as UpstreamClient;
+  }
+
+  private fallbackTargets(target: TargetConfig): TargetConfig[] {
+    return target.fallbacks
+      .map((name) => this.router.target(name))
+      .filter((t): t is TargetConfig => t !== undefined);
+  }
+
+  private countError(target: string, err: unknown): void {
+    const kind = errorKind(err);
+    if (kind) this.metrics?.upstreamErrors.inc({ target, kind });
+  }
+}
+
+/** The request as the formatter sees it: the whole context as input, nothing left to resolve. */
+function withContext(req: ResponsesRequest, context: Context): ResponsesRequest {
+  const { previous_response_id: _resolved, ...rest } = req;
+  return { ...rest, input: context.items as unknown as ResponseInput } as ResponsesRequest;
+}
+
+function hasReference(input: ResponsesRequest['input']): boolean {
+  return Array.isArray(input) && input.some((i) => (i as { type?: unknown })?.type === 'item_reference');
+}
+
+function translate(req: ResponsesRequest, route: Route, stream: boolean): ChatRequest {
+  return formatChatRequest(
+    req,
+    { upstreamModel: route.upstreamModel, dialect: route.target.dialect },
+    stream,
+  );
+}
+
+/** Connect failures and 408/429/5xx may succeed on another attempt; a 4xx caused by the request never. */
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof UpstreamUnreachableError) return true;
+  if (err instanceof UpstreamTimeoutError) return err.phase === 'connect';
+  if (err instanceof UpstreamHttpError) return RETRYABLE_STATUS.has(err.upstreamStatus);
+  return false;
+}
+
+/**
+ * Exponential backoff with full jitter; an upstream's Retry-After is honoured when it is within
+ * `max_delay`, and a longer one ends the retries (the client gets the 429 and its Retry-After).
+ */
+export function retryDelay(
+  attempt: number,
+  target: TargetConfig,
+  err: unknown,
+  random = Math.random,
+): number | null {
+  const { baseDelayMs, maxDelayMs } = target.retries;
+  const retryAfter = err instanceof ProxyError ? parseRetryAfter(err.headers['retry-after']) : null;
+  if (retryAfter !== null) return retryAfter <= maxDelayMs ? retryAfter : null;
+  return Math.floor(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** attempt));
+}
+
+/**
+ * Retry-After as seconds or an HTTP date, in milliseconds; anything else is null. The date forms
+ * (IMF-fixdate, RFC 850, asctime) all start with a day name: V8's lenient Date.parse would
+ * otherwise read junk such as "-1" or "abc 2024" as a past date, i.e. "retry now".
+ */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | null {
+  const text = value?.trim() ?? '';
+  if (text === '') return null;
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  if (!HTTP_DATE_START.test(text)) return null;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+
+const HTTP_DATE_START = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?\s/i;
+
+function errorKind(err: unknown): UpstreamErrorKind | null {
+  if (err instanceof UpstreamUnreachableError) return 'unreachable';
+  if (err instanceof UpstreamTimeoutError) return 'timeout';
+  if (err instanceof UpstreamProtocolError) return 'protocol';
+  if (err instanceof UpstreamHttpError) {
+    if (err.upstreamStatus === 429) return 'http_429';
+    if (err.upstreamStatus < 400) return 'protocol'; // a redirect or other non-error, non-2xx answer
+    return err.upstreamStatus >= 500 ? 'http_5xx' : 'http_4xx';
+  }
+  return null;
 }

@@ -1,6 +1,7 @@
 /**
- * One target's HTTP client: an undici Pool (keep-alive, no fetch: fetch costs several times the
- * CPU per request) that posts chat requests and turns every transport failure into a typed error.
+ * One target's HTTP client: an undici Pool per base URL (keep-alive; no fetch, which costs several
+ * times the CPU per request), round-robin over the base URLs skipping one that failed recently,
+ * and every transport failure turned into a typed error.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
@@ -14,79 +15,101 @@ import {
 } from '../errors.js';
 import { redactSecrets } from '../logging-config.js';
 
-export interface UpstreamTimeouts {
-  connectMs: number;
-  /** Until the response headers arrive (a non-streaming reply may think for minutes). */
-  firstByteMs: number;
-  /** Between two body chunks. */
-  idleMs: number;
-}
-
-export const DEFAULT_TIMEOUTS: UpstreamTimeouts = {
-  connectMs: 5_000,
-  firstByteMs: 600_000,
-  idleMs: 300_000,
+type Body = AsyncIterable<Buffer> & {
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+  destroy(err?: Error): unknown;
 };
 
 export interface UpstreamReply {
   status: number;
   headers: IncomingHttpHeaders;
-  body: AsyncIterable<Buffer> & {
-    text(): Promise<string>;
-    json(): Promise<unknown>;
-    destroy(err?: Error): unknown;
-  };
+  body: Body;
+  /** Maps an error met while reading this reply's body (reset, idle or total timeout). */
+  failure(err: unknown): Error;
 }
 
 /** Cap on how much of an upstream error body is read and quoted. */
 const MAX_ERROR_BODY = 64 * 1024;
 
-export class UpstreamClient {
-  private readonly pool: Pool;
-  private readonly path: string;
-  private readonly headers: Record<string, string>;
-  private readonly secrets: string[];
+class Endpoint {
+  readonly pool: Pool;
+  readonly path: string;
+  /** Until when the load balancer skips this endpoint (epoch ms). */
+  failedUntil = 0;
 
-  constructor(
-    readonly target: TargetConfig,
-    timeouts: UpstreamTimeouts = DEFAULT_TIMEOUTS,
-  ) {
-    const url = new URL(target.baseUrl);
+  constructor(baseUrl: string, target: TargetConfig) {
+    const url = new URL(baseUrl);
     this.path = `${url.pathname.replace(/\/+$/, '')}/chat/completions`;
     this.pool = new Pool(url.origin, {
-      connections: 128,
+      connections: target.pool.connections,
       pipelining: 1,
-      keepAliveTimeout: 30_000,
-      connect: { timeout: timeouts.connectMs },
-      headersTimeout: timeouts.firstByteMs,
-      bodyTimeout: timeouts.idleMs,
+      keepAliveTimeout: target.pool.keepAliveMs,
+      connect: { timeout: target.timeouts.connectMs, ...(target.ca === null ? {} : { ca: target.ca }) },
+      headersTimeout: target.timeouts.firstByteMs,
+      bodyTimeout: target.timeouts.idleMs,
     });
+  }
+}
+
+export class UpstreamClient {
+  private readonly endpoints: Endpoint[];
+  private next = 0;
+  private readonly headers: Record<string, string>;
+
+  constructor(readonly target: TargetConfig) {
+    this.endpoints = target.baseUrls.map((u) => new Endpoint(u, target));
     this.headers = { ...target.headers, 'content-type': 'application/json' };
     if (target.apiKey !== null) this.headers.authorization = `Bearer ${target.apiKey}`;
-    this.secrets = target.apiKey === null ? [] : [target.apiKey];
   }
 
-  /** Posts a chat request; resolves once the upstream's headers arrive with a 2xx status. */
-  async post(body: string, stream: boolean, signal: AbortSignal): Promise<UpstreamReply> {
+  /**
+   * Posts a chat request; resolves once the upstream's headers arrive with a 2xx status.
+   * `clientKey` replaces the configured key when the target forwards the client's own.
+   */
+  async post(
+    body: string,
+    stream: boolean,
+    signal: AbortSignal,
+    clientKey?: string | null,
+  ): Promise<UpstreamReply> {
+    const endpoint = this.pick();
+    const total = AbortSignal.timeout(this.target.timeouts.totalMs);
+    const combined = AbortSignal.any([signal, total]);
+    const headers: Record<string, string> = {
+      ...this.headers,
+      accept: stream ? 'text/event-stream' : 'application/json',
+    };
+    if (this.target.forwardClientKey && clientKey) headers.authorization = `Bearer ${clientKey}`;
+    const failure = (err: unknown): Error => {
+      if (total.aborted && !signal.aborted) return new UpstreamTimeoutError(this.target.name, 'total', err);
+      const mapped = this.transportError(err);
+      if (mapped instanceof UpstreamUnreachableError) this.markFailed(endpoint);
+      return mapped;
+    };
     let reply: UpstreamReply;
     try {
-      const res = await this.pool.request({
+      const res = await endpoint.pool.request({
         method: 'POST',
-        path: this.path,
-        headers: { ...this.headers, accept: stream ? 'text/event-stream' : 'application/json' },
+        path: endpoint.path,
+        headers,
         body,
-        signal,
+        signal: combined,
       });
-      // undici reports the status as `statusCode`; without this mapping every status read as 2xx.
+      // undici reports the status as `statusCode`.
       reply = {
         status: res.statusCode,
         headers: res.headers as IncomingHttpHeaders,
-        body: res.body as unknown as UpstreamReply['body'],
+        body: res.body as unknown as Body,
+        failure,
       };
     } catch (err) {
-      throw this.transportError(err);
+      throw failure(err);
     }
-    if (reply.status < 200 || reply.status >= 300) throw await this.httpError(reply);
+    if (reply.status < 200 || reply.status >= 300) {
+      if (reply.status === 429 || reply.status >= 500) this.markFailed(endpoint);
+      throw await this.httpError(reply, clientKey);
+    }
     return reply;
   }
 
@@ -96,7 +119,7 @@ export class UpstreamClient {
     try {
       text = await reply.body.text();
     } catch (err) {
-      throw this.transportError(err);
+      throw reply.failure(err);
     }
     try {
       return JSON.parse(text);
@@ -108,6 +131,24 @@ export class UpstreamClient {
     }
   }
 
+  /** Round-robin over endpoints that have not failed recently; all failing: the one failing longest. */
+  private pick(): Endpoint {
+    const n = this.endpoints.length;
+    if (n === 1) return this.endpoints[0] as Endpoint;
+    const now = Date.now();
+    for (let i = 0; i < n; i++) {
+      const e = this.endpoints[(this.next + i) % n] as Endpoint;
+      if (e.failedUntil <= now) {
+        this.next = (this.next + i + 1) % n;
+        return e;
+      }
+    }
+    return this.endpoints.reduce((a, b) => (b.failedUntil < a.failedUntil ? b : a));
+  }
+
+  private markFailed(endpoint: Endpoint): void {
+    if (this.endpoints.length > 1) endpoint.failedUntil = Date.now() + this.target.failoverCooldownMs;
+  }
   /** Maps an undici/socket failure to the error the client sees. Aborts are re-thrown as they are. */
   transportError(err: unknown): Error {
     const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
@@ -137,14 +178,14 @@ export class UpstreamClient {
     }
   }
 
-  private async httpError(reply: UpstreamReply): Promise<ProxyError> {
+  private async httpError(reply: UpstreamReply, clientKey?: string | null): Promise<ProxyError> {
     let text = '';
     try {
       text = await readCapped(reply.body, MAX_ERROR_BODY);
     } catch {
       // The status alone still tells the client what happened.
     }
-    const parsed = parseUpstreamError(this.redact(text));
+    const parsed = parseUpstreamError(this.redact(clientKey ? redactSecrets(text, [clientKey]) : text));
     const headers: Record<string, string> = {};
     const retryAfter = reply.headers['retry-after'];
     if (typeof retryAfter === 'string') headers['retry-after'] = retryAfter;
@@ -157,11 +198,11 @@ export class UpstreamClient {
   }
 
   redact(text: string): string {
-    return redactSecrets(text, this.secrets);
+    return redactSecrets(text, this.target.secrets);
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  async close(): Promise<void> {
+    await Promise.all(this.endpoints.map((e) => e.pool.close()));
   }
 }
 

@@ -7,6 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { createParser, type EventSourceMessage, type ParseError } from 'eventsource-parser';
 import { ProxyError } from '../errors.js';
 import type { UpstreamClient, UpstreamReply } from '../services/upstream-client.js';
+import type { ResponseObject } from '../utils/response-envelope.js';
 import type { StreamEvent, StreamFailure, StreamTranslator } from './stream-translator.js';
 
 export type RelayOutcome = 'completed' | 'incomplete' | 'failed' | 'client_closed';
@@ -16,6 +17,19 @@ export interface RelayOptions {
   keepAliveMs: number;
   /** Extra response headers (the request id). */
   headers: Record<string, string>;
+  /**
+   * Called once, just before the client response is ended (or abandoned), with how the stream
+   * ended. Anything listening for the response's `finish` (the request log) sees the outcome.
+   */
+  onEnd?: (outcome: RelayOutcome) => void;
+  /**
+   * Awaited with the final Response before its terminal event is written (the store write, so a
+   * client that continues at once finds it). A returned failure replaces a completed/incomplete
+   * terminal event with `error` + `response.failed`.
+   */
+  beforeFinal?: (final: ResponseObject) => Promise<StreamFailure | null>;
+  /** Called once, when the first output delta is written (time to first token). */
+  onFirstOutput?: () => void;
 }
 
 export const SSE_HEADERS = {
@@ -62,6 +76,18 @@ export async function relayStream(
         pending += serialize(translator.end(true));
         return;
       }
+      if (message.event === 'error') {
+        // Some servers name the event rather than wrap the payload in {"error": …}.
+        let detail: unknown = message.data;
+        try {
+          const parsed = JSON.parse(message.data) as { error?: unknown } | null;
+          detail = typeof parsed === 'object' && parsed !== null && parsed.error ? parsed.error : parsed;
+        } catch {
+          // plain-text data: the message as it is
+        }
+        pending += serialize(translator.chunk({ error: detail || 'the upstream reported an error' }));
+        return;
+      }
       let payload: unknown;
       try {
         payload = JSON.parse(message.data);
@@ -79,8 +105,34 @@ export async function relayStream(
     },
   });
 
+  let finalHandled = false;
   const flush = async (): Promise<void> => {
+    if (translator.finished && !finalHandled && options.beforeFinal && translator.final) {
+      finalHandled = true;
+      // The terminal event is the last one serialized: hold it back until the final Response is stored.
+      const cut = pending.lastIndexOf(`event: ${terminalType(translator.final.status)}\n`);
+      const terminal = cut >= 0 ? pending.slice(cut) : '';
+      pending = cut >= 0 ? pending.slice(0, cut) : pending;
+      await write();
+      const failure = await options.beforeFinal(translator.final);
+      pending +=
+        failure && translator.final.status !== 'failed'
+          ? serialize(translator.replaceTerminal(failure))
+          : terminal;
+    }
+    await write();
+  };
+  let sawOutput = false;
+  const write = async (): Promise<void> => {
     if (pending === '' || res.destroyed) return;
+    if (
+      !sawOutput &&
+      options.onFirstOutput &&
+      /^event: response\.(output_text|refusal|reasoning_text|function_call_arguments)\.delta$/m.test(pending)
+    ) {
+      sawOutput = true;
+      options.onFirstOutput();
+    }
     const ok = res.write(pending);
     pending = '';
     lastWrite = Date.now();
@@ -97,6 +149,19 @@ export async function relayStream(
         }, options.keepAliveMs)
       : null;
 
+  const outcome = (): RelayOutcome => {
+    if (abort.signal.aborted) return 'client_closed';
+    const status = translator.final?.status;
+    return status === 'completed' || status === 'incomplete' ? status : 'failed';
+  };
+  let ended = false;
+  const end = (): void => {
+    if (ended) return;
+    ended = true;
+    options.onEnd?.(outcome());
+    if (!res.writableEnded) res.end();
+  };
+
   const decoder = new TextDecoder('utf-8');
   /** SSE body -> parser -> translator -> client, one upstream read at a time. */
   const pump = async (): Promise<void> => {
@@ -106,7 +171,7 @@ export async function relayStream(
       parser.feed(decoder.decode(buf, { stream: true }));
       await flush();
       if (translator.finished) {
-        res.end();
+        end();
         if (translator.final?.status === 'failed') break; // stop reading a misbehaving upstream
       }
     }
@@ -145,19 +210,24 @@ export async function relayStream(
     await flush();
   } catch (err) {
     if (abort.signal.aborted || res.destroyed) return 'client_closed';
-    if (!translator.finished) pending += serialize(translator.fail(failureOf(client.transportError(err))));
+    // The reply maps its own read errors (reset, idle or total timeout) to the client's error.
+    if (!translator.finished) pending += serialize(translator.fail(failureOf(upstream.failure(err))));
     await flush();
   } finally {
     if (keepAlive) clearInterval(keepAlive);
-    if (!res.writableEnded) res.end();
+    end();
   }
-  if (abort.signal.aborted) return 'client_closed';
-  const status = translator.final?.status;
-  return status === 'completed' || status === 'incomplete' ? status : 'failed';
+  return outcome();
 }
 
 /** Largest single upstream SSE event accepted (characters); a bigger one fails the stream. */
 const MAX_EVENT_CHARS = 32 * 1024 * 1024;
+
+function terminalType(status: ResponseObject['status']): string {
+  if (status === 'completed') return 'response.completed';
+  if (status === 'incomplete') return 'response.incomplete';
+  return 'response.failed';
+}
 
 function isJson(upstream: UpstreamReply): boolean {
   const type = upstream.headers['content-type'];

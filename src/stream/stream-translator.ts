@@ -119,7 +119,8 @@ export class StreamTranslator {
   whole(reply: unknown): StreamEvent[] {
     this.expect('streaming');
     const r = reply as { error?: unknown; choices?: unknown };
-    if (typeof r !== 'object' || r === null || (r.error !== undefined && r.error !== null)) return this.chunk(r);
+    if (typeof r !== 'object' || r === null || (r.error !== undefined && r.error !== null))
+      return this.chunk(r);
     if (!Array.isArray(r.choices)) {
       return this.fail({
         type: 'server_error',
@@ -177,6 +178,21 @@ export class StreamTranslator {
     });
     this.phase = 'finished';
     return this.drain();
+  }
+
+  /**
+   * The completed/incomplete terminal event could not be delivered as it is (the response could
+   * not be stored, so it could not be continued): it is replaced, under the same sequence number,
+   * by `error` + `response.failed`.
+   */
+  replaceTerminal(failure: StreamFailure): StreamEvent[] {
+    const status = this.final?.status;
+    if (this.phase !== 'finished' || (status !== 'completed' && status !== 'incomplete')) {
+      throw new Error('StreamTranslator: no completed or incomplete terminal event to replace');
+    }
+    this.seq -= 1;
+    this.phase = 'streaming';
+    return this.fail(failure);
   }
 
   /** Ends the stream loudly: open items are closed as incomplete, then `error` and `response.failed`. */

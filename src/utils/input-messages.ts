@@ -2,23 +2,28 @@
  * Responses `instructions` + `input` items -> Chat Completions `messages`.
  *
  * Rules (docs/contract.md, "Input items"): instructions, system and developer messages become ONE
- * leading system message; consecutive function calls share one assistant message (with any
+ * leading system message (or, per target `system_role`, stay in place as `developer` or `system`
+ * messages); consecutive function calls share one assistant message (with any
  * assistant text of the same turn); each tool result follows its call; reasoning text rides on the
  * next assistant message; anything the upstream cannot receive is a 400 naming the item.
  */
+
+import type { ReasoningFieldSetting, SystemRole } from '../config.js';
 import { InvalidRequestError, UnsupportedParameterError } from '../errors.js';
 import type {
   ChatAssistantMessage,
   ChatCompletionContentPart,
   ChatCompletionMessageParam,
-  ReasoningField,
 } from '../types.js';
 
 type ChatMessage = ChatCompletionMessageParam | ChatAssistantMessage;
 type Json = Record<string, unknown>;
 
 export interface InputOptions {
-  reasoningField: ReasoningField;
+  /** Where reasoning text rides on assistant messages (`none`: it is dropped). */
+  reasoningField: ReasoningFieldSetting;
+  /** `merge`: one leading system message; `developer`/`system`: kept in place with that role. */
+  systemRole: SystemRole;
 }
 
 /** Tracks one function call until its output arrives. */
@@ -34,8 +39,11 @@ export function buildMessages(
   options: InputOptions,
 ): ChatMessage[] {
   const systemTexts: string[] = [];
-  if (typeof instructions === 'string' && instructions !== '') systemTexts.push(instructions);
   const messages: ChatMessage[] = [];
+  if (typeof instructions === 'string' && instructions !== '') {
+    if (options.systemRole === 'merge') systemTexts.push(instructions);
+    else messages.push({ role: options.systemRole, content: instructions });
+  }
 
   if (typeof input === 'string') {
     messages.push({ role: 'user', content: input });
@@ -114,7 +122,9 @@ class ItemConverter {
     switch (role) {
       case 'system':
       case 'developer':
-        this.systemTexts.push(textOnly(content, `${at}.content`));
+        if (this.options.systemRole === 'merge') this.systemTexts.push(textOnly(content, `${at}.content`));
+        else
+          this.messages.push({ role: this.options.systemRole, content: textOnly(content, `${at}.content`) });
         return;
       case 'user':
         this.messages.push({ role: 'user', content: userContent(content, `${at}.content`) });
@@ -209,9 +219,17 @@ class ItemConverter {
 
   private attachReasoning(msg: ChatAssistantMessage): void {
     if (this.pendingReasoning === '') return;
-    const field = this.options.reasoningField;
-    const prior = msg[field];
-    msg[field] = prior ? `${prior}\n\n${this.pendingReasoning}` : this.pendingReasoning;
+    const setting = this.options.reasoningField;
+    const fields =
+      setting === 'both'
+        ? (['reasoning_content', 'reasoning'] as const)
+        : setting === 'none'
+          ? []
+          : [setting];
+    for (const field of fields) {
+      const prior = msg[field];
+      msg[field] = prior ? `${prior}\n\n${this.pendingReasoning}` : this.pendingReasoning;
+    }
     this.pendingReasoning = '';
   }
 

@@ -4,16 +4,16 @@
  * cannot honour, and whose loss would silently change the result, is a 400 naming it; a field
  * that only tunes or tags is accepted; a field not in the spec is ignored.
  */
-import type { MaxTokensField } from '../config.js';
+import type { Dialect, StructuredOutput } from '../config.js';
 import { InvalidRequestError, UnsupportedParameterError } from '../errors.js';
-import type { ChatCompletionFunctionTool, ChatRequest, ReasoningField, ResponsesRequest } from '../types.js';
+import type { ChatCompletionFunctionTool, ChatRequest, ResponsesRequest } from '../types.js';
 import { buildMessages } from './input-messages.js';
 
 export interface FormatOptions {
   /** The model name to send upstream. */
   upstreamModel: string;
-  maxTokensField: MaxTokensField;
-  reasoningField: ReasoningField;
+  /** The target's dialect (see Dialect in config). */
+  dialect: Dialect;
 }
 
 /** Every top-level field of the spec's CreateResponse; anything else is ignored (and logged). */
@@ -81,14 +81,8 @@ export function assertSupported(req: ResponsesRequest): void {
       'unsupported_parameter',
     );
   }
-  if (typeof req.previous_response_id === 'string') {
-    throw new UnsupportedParameterError(
-      'previous_response_id',
-      'previous_response_id is not supported yet: this proxy does not store responses; send the full history as input.',
-      'unsupported_parameter',
-    );
-  }
-  if (req.input === undefined || req.input === null) {
+  // With previous_response_id the stored context is the input; a new turn may add nothing.
+  if ((req.input === undefined || req.input === null) && typeof req.previous_response_id !== 'string') {
     throw new InvalidRequestError(
       "Missing required parameter: 'input'.",
       'input',
@@ -103,10 +97,13 @@ export function formatChatRequest(
   stream = false,
 ): ChatRequest {
   assertSupported(req);
-  const input = req.input as string | unknown[];
+  const input = (req.input ?? []) as string | unknown[];
   const chat: ChatRequest = {
     model: options.upstreamModel,
-    messages: buildMessages(req.instructions, input, { reasoningField: options.reasoningField }),
+    messages: buildMessages(req.instructions, input, {
+      reasoningField: options.dialect.reasoningField,
+      systemRole: options.dialect.systemRole,
+    }),
   };
   if (stream) {
     chat.stream = true;
@@ -122,10 +119,17 @@ export function formatChatRequest(
     if (typeof req.parallel_tool_calls === 'boolean') chat.parallel_tool_calls = req.parallel_tool_calls;
   }
 
-  const responseFormat = formatResponseFormat(req.text?.format);
-  if (responseFormat) chat.response_format = responseFormat;
+  const responseFormat = formatResponseFormat(req.text?.format, options.dialect.structuredOutput);
+  if (responseFormat) chat.response_format = responseFormat.format;
+  if (responseFormat?.instruction) {
+    addSystemText(
+      chat,
+      responseFormat.instruction,
+      options.dialect.systemRole === 'developer' ? 'developer' : 'system',
+    );
+  }
 
-  if (typeof req.max_output_tokens === 'number') chat[options.maxTokensField] = req.max_output_tokens;
+  if (typeof req.max_output_tokens === 'number') chat[options.dialect.maxTokensField] = req.max_output_tokens;
   if (typeof req.temperature === 'number') chat.temperature = req.temperature;
   if (typeof req.top_p === 'number') chat.top_p = req.top_p;
   if (typeof req.top_logprobs === 'number' && req.top_logprobs > 0) {
@@ -226,20 +230,44 @@ function formatToolChoice(choice: unknown, tools: ChatCompletionFunctionTool[]):
   );
 }
 
-function formatResponseFormat(format: unknown): ChatRequest['response_format'] | undefined {
+interface FormatResult {
+  format: NonNullable<ChatRequest['response_format']>;
+  /** Text added to the system message when the target cannot take the schema itself. */
+  instruction?: string;
+}
+
+/**
+ * `text.format` -> `response_format`, as far as the target can honour it: `json_object` targets get
+ * the schema as an instruction, and a target without structured output rejects JSON formats
+ * rather than answering in prose the client cannot parse.
+ */
+function formatResponseFormat(format: unknown, support: StructuredOutput): FormatResult | undefined {
   if (format === undefined || format === null) return undefined;
   const f = format as Record<string, unknown>;
+  if ((f.type === 'json_object' || f.type === 'json_schema') && support === 'none') {
+    throw new UnsupportedParameterError(
+      'text.format',
+      `text.format '${String(f.type)}' cannot be honoured: the target does not support structured output.`,
+      'unsupported_value',
+    );
+  }
   switch (f.type) {
     case 'text':
       return undefined;
     case 'json_object':
-      return { type: 'json_object' };
+      return { format: { type: 'json_object' } };
     case 'json_schema': {
       if (typeof f.name !== 'string' || typeof f.schema !== 'object' || f.schema === null) {
         throw new InvalidRequestError(
           'text.format json_schema needs a name and a schema object.',
           'text.format',
         );
+      }
+      if (support === 'json_object') {
+        return {
+          format: { type: 'json_object' },
+          instruction: `Respond only with a JSON object that conforms to this JSON schema (${f.name}):\n${JSON.stringify(f.schema)}`,
+        };
       }
       const jsonSchema: {
         name: string;
@@ -252,12 +280,22 @@ function formatResponseFormat(format: unknown): ChatRequest['response_format'] |
       };
       if (typeof f.strict === 'boolean') jsonSchema.strict = f.strict;
       if (typeof f.description === 'string') jsonSchema.description = f.description;
-      return { type: 'json_schema', json_schema: jsonSchema };
+      return { format: { type: 'json_schema', json_schema: jsonSchema } };
     }
     default:
       throw new InvalidRequestError(
         `text.format.type must be 'text', 'json_object' or 'json_schema', not '${String(f.type)}'.`,
         'text.format.type',
       );
+  }
+}
+
+/** Appends to the leading system (or developer) message, or adds one with the target's role. */
+function addSystemText(chat: ChatRequest, text: string, role: 'system' | 'developer'): void {
+  const first = chat.messages[0];
+  if (first && (first.role === 'system' || first.role === 'developer') && typeof first.content === 'string') {
+    first.content = `${first.content}\n\n${text}`;
+  } else {
+    chat.messages.unshift({ role, content: text });
   }
 }

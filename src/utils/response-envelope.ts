@@ -60,7 +60,12 @@ export type ResponseContext = Omit<
   'status' | 'completed_at' | 'error' | 'incomplete_details' | 'output' | 'usage'
 >;
 
-export function createResponseContext(req: ResponsesRequest, now = Date.now()): ResponseContext {
+/** `stored`: whether this proxy keeps responses at all (then `store` echoes the request's choice). */
+export function createResponseContext(
+  req: ResponsesRequest,
+  now = Date.now(),
+  stored = false,
+): ResponseContext {
   const ctx: ResponseContext = {
     id: newId('resp'),
     object: 'response',
@@ -76,8 +81,7 @@ export function createResponseContext(req: ResponsesRequest, now = Date.now()): 
     reasoning: { effort: req.reasoning?.effort ?? null, summary: req.reasoning?.summary ?? null },
     safety_identifier: req.safety_identifier ?? null,
     service_tier: req.service_tier ?? 'default',
-    // Nothing is stored until the store lands; say so rather than promise a retrievable response.
-    store: false,
+    store: stored && req.store !== false,
     temperature: req.temperature ?? 1,
     text: { ...(req.text ?? {}), format: req.text?.format ?? { type: 'text' } },
     tool_choice: req.tool_choice ?? 'auto',

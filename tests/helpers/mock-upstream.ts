@@ -41,7 +41,13 @@ export class MockUpstream {
         } catch {
           body = raw;
         }
-        const rec: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw, body };
+        const rec: RecordedRequest = {
+          method: req.method ?? '',
+          path: req.url ?? '',
+          headers: req.headers,
+          raw,
+          body,
+        };
         mock?.requests.push(rec);
         Promise.resolve(mock?.handler(rec, res)).catch((err) => {
           res.destroy(err as Error);
@@ -78,9 +84,18 @@ export class MockUpstream {
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -109,7 +124,11 @@ export interface ChatReplyOptions {
 
 /** A realistic non-streaming chat completion. */
 export function chatCompletion(o: ChatReplyOptions) {
-  const message: Record<string, unknown> = { role: 'assistant', content: o.content ?? null, refusal: o.refusal ?? null };
+  const message: Record<string, unknown> = {
+    role: 'assistant',
+    content: o.content ?? null,
+    refusal: o.refusal ?? null,
+  };
   if (o.reasoning_content !== undefined) message.reasoning_content = o.reasoning_content;
   if (o.reasoning !== undefined) message.reasoning = o.reasoning;
   if (o.tool_calls) {

@@ -25,7 +25,9 @@ export async function startProxy(
   level = 'debug',
   serverExtra = '',
 ): Promise<TestProxy> {
-  const text = `[server]\nhost = "127.0.0.1"\nport = 0\n${serverExtra}\n\n[logging]\nlevel = "${level}"\n\n${toml}`;
+  // Tests keep responses in memory unless they configure a store themselves.
+  const store = /^\[store\]/m.test(toml) ? '' : '[store]\nbackend = "memory"\n\n';
+  const text = `[server]\nhost = "127.0.0.1"\nport = 0\n${serverExtra}\n\n[logging]\nlevel = "${level}"\n\n${store}${toml}`;
   const config = parseConfig(text, 'test.toml', env);
   const lines: string[] = [];
   const sink = new Writable({

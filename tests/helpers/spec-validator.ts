@@ -48,7 +48,9 @@ function validator(spec: 'openai' | 'open-responses', schema: string): ValidateF
 export function schemaErrors(spec: 'openai' | 'open-responses', schema: string, value: unknown): string[] {
   const fn = validator(spec, schema);
   if (fn(value)) return [];
-  return (fn.errors ?? []).map((e) => `${spec}:${schema}${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
+  return (fn.errors ?? []).map(
+    (e) => `${spec}:${schema}${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`,
+  );
 }
 
 /** Throws with every schema error when a Response fails either spec. */
@@ -57,7 +59,8 @@ export function assertValidResponse(response: unknown): void {
     ...schemaErrors('openai', 'Response', response),
     ...schemaErrors('open-responses', 'ResponseResource', response),
   ];
-  if (errors.length > 0) throw new Error(`Response does not match the specs:\n${errors.slice(0, 20).join('\n')}`);
+  if (errors.length > 0)
+    throw new Error(`Response does not match the specs:\n${errors.slice(0, 20).join('\n')}`);
 }
 
 /** Stream events: OpenAI's ResponseStreamEvent, and Open Responses' own schema where it defines the event. */

@@ -14,6 +14,7 @@ import {
   UpstreamUnreachableError,
 } from '../../src/errors.js';
 import { createLogger } from '../../src/logging-config.js';
+import { Metrics } from '../../src/metrics.js';
 import { LlmProxy } from '../../src/services/llm-proxy.js';
 import type { ResponsesRequest } from '../../src/types.js';
 import { chatCompletion, MockUpstream, sendJson } from '../helpers/mock-upstream.js';
@@ -24,7 +25,7 @@ let other: MockUpstream;
 let proxy: LlmProxy | null;
 let logLines: string[];
 
-function makeProxy(toml: string, env: Record<string, string> = {}): LlmProxy {
+function makeProxy(toml: string, env: Record<string, string> = {}, metrics: Metrics | null = null): LlmProxy {
   const config: Config = parseConfig(`[logging]\nlevel = "debug"\n\n${toml}`, 'test.toml', env);
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -33,7 +34,7 @@ function makeProxy(toml: string, env: Record<string, string> = {}): LlmProxy {
     },
   });
   const logger = createLogger({ level: 'debug', destination: sink as unknown as DestinationStream });
-  proxy = new LlmProxy(config, logger);
+  proxy = new LlmProxy(config, logger, metrics);
   return proxy;
 }
 
@@ -75,7 +76,7 @@ describe('LlmProxy.prepare', () => {
       req({ model: 'gpt-4o', input: 'Hi', instructions: 'Sys', max_output_tokens: 9 }),
       false,
     );
-    expect(a.info).toEqual({ target: 'alpha', upstreamStatus: null, upstreamMs: null });
+    expect(a.info).toEqual({ target: 'alpha', upstreamStatus: null, upstreamMs: null, attempts: 0 });
     expect(a.client.target.name).toBe('alpha');
     expect(a.chat).toEqual({
       model: 'gpt-4o',
@@ -172,6 +173,7 @@ describe('LlmProxy.respond', () => {
     expect(response.usage?.input_tokens).toBe(12);
     expect(call.info.upstreamStatus).toBe(200);
     expect(call.info.upstreamMs).toBeGreaterThan(0);
+    expect(call.info.attempts).toBe(1);
     assertValidResponse(response);
 
     // Debug logging shows the payloads, never the key.
@@ -191,7 +193,7 @@ describe('LlmProxy.respond', () => {
   });
 
   it('maps an upstream HTTP error and records the upstream status', async () => {
-    const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
+    const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\nretries = { max = 0 }\n`);
     upstream.handler = (_req, res) =>
       sendJson(res, 503, { error: { message: 'overloaded' } }, { 'retry-after': '3' });
     const call = p.prepare(req({ model: 'm', input: 'Hi' }), false);
@@ -206,6 +208,8 @@ describe('LlmProxy.respond', () => {
     });
     expect(call.info.upstreamStatus).toBe(503);
     expect(call.info.upstreamMs).not.toBeNull();
+    expect(call.info.attempts).toBe(1);
+    expect(upstream.requests).toHaveLength(1);
   });
 
   it('maps a 2xx reply that is not a chat completion to UpstreamProtocolError', async () => {
@@ -278,6 +282,105 @@ describe('LlmProxy.respond', () => {
     expect(err).toBeInstanceOf(UpstreamUnreachableError);
     expect(err).toMatchObject({ status: 502, code: 'upstream_unreachable', target: 'gone' });
     expect(call.info.upstreamStatus).toBeNull();
+    // Connect failures are retried: the default retries.max = 2 makes three attempts.
+    expect(call.info.attempts).toBe(3);
+  });
+});
+
+describe('LlmProxy.send: retries and fallbacks', () => {
+  /** alpha (upstream) falls back to beta (other); fast retries. */
+  function withFallback(alphaExtra = 'retries = { max = 1, base_delay = "1ms", max_delay = "1s" }'): string {
+    return [
+      '[targets.alpha]',
+      `base_url = "${upstream.baseUrl}"`,
+      'models = ["m*"]',
+      'fallbacks = ["beta"]',
+      alphaExtra,
+      '',
+      '[targets.beta]',
+      `base_url = "${other.baseUrl}"`,
+      'models = ["beta-only"]',
+      '',
+    ].join('\n');
+  }
+
+  async function value(
+    metric: { get(): Promise<{ values: Array<{ labels: object; value: number }> }> },
+    labels: object,
+  ) {
+    const { values } = await metric.get();
+    return values.find((v) => JSON.stringify(v.labels) === JSON.stringify(labels))?.value ?? 0;
+  }
+
+  it('retries a target, then moves to its fallback; counts retries, errors and the fallback', async () => {
+    const metrics = new Metrics();
+    const p = makeProxy(withFallback(), {}, metrics);
+    upstream.handler = (_req, res) => sendJson(res, 500, { error: { message: 'down' } });
+    other.handler = (_req, res) => sendJson(res, 200, chatCompletion({ content: 'From beta.' }));
+    const call = p.prepare(req({ model: 'm1', input: 'Hi' }), false);
+    const response = await p.respond(call, new AbortController().signal);
+    expect(response.output[0]).toMatchObject({ content: [{ text: 'From beta.' }] });
+    expect(upstream.requests).toHaveLength(2);
+    expect(other.requests).toHaveLength(1);
+    expect(other.last.body.model).toBe('m1');
+    expect(call.info).toMatchObject({ target: 'beta', attempts: 3, upstreamStatus: 200 });
+    expect(await value(metrics.retries, { target: 'alpha' })).toBe(1);
+    expect(await value(metrics.upstreamErrors, { target: 'alpha', kind: 'http_5xx' })).toBe(2);
+    expect(await value(metrics.fallbacks, { from: 'alpha', to: 'beta' })).toBe(1);
+    expect(logLines.some((l) => l.includes('falling back to another target'))).toBe(true);
+  });
+
+  it('a 4xx caused by the request is returned at once: no retry, no fallback', async () => {
+    const p = makeProxy(withFallback());
+    upstream.handler = (_req, res) => sendJson(res, 400, { error: { message: 'bad', param: 'input' } });
+    const call = p.prepare(req({ model: 'm1', input: 'Hi' }), false);
+    const err = await p.respond(call, new AbortController().signal).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, param: 'input' });
+    expect(upstream.requests).toHaveLength(1);
+    expect(other.requests).toHaveLength(0);
+    expect(call.info).toMatchObject({ target: 'alpha', attempts: 1, upstreamStatus: 400 });
+  });
+
+  it('a 429 whose Retry-After exceeds max_delay is not waited for: the fallback answers', async () => {
+    const p = makeProxy(withFallback('retries = { max = 2, base_delay = "1ms", max_delay = "1s" }'));
+    upstream.handler = (_req, res) => sendJson(res, 429, 'slow', { 'retry-after': '60' });
+    other.handler = (_req, res) => sendJson(res, 200, chatCompletion({ content: 'From beta.' }));
+    const t0 = Date.now();
+    const call = p.prepare(req({ model: 'm1', input: 'Hi' }), false);
+    await p.respond(call, new AbortController().signal);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(upstream.requests).toHaveLength(1);
+    expect(call.info).toMatchObject({ target: 'beta', attempts: 2 });
+  });
+
+  it('every target failing: the last error is thrown', async () => {
+    const p = makeProxy(withFallback());
+    upstream.handler = (_req, res) => sendJson(res, 503, { error: { message: 'alpha down' } });
+    other.handler = (_req, res) => sendJson(res, 502, { error: { message: 'beta down' } });
+    const call = p.prepare(req({ model: 'm1', input: 'Hi' }), false);
+    const err = await p.respond(call, new AbortController().signal).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 502, target: 'beta', upstreamStatus: 502 });
+    // beta has the default retries (max 2): 2 attempts on alpha, 3 on beta.
+    expect(upstream.requests).toHaveLength(2);
+    expect(other.requests).toHaveLength(3);
+    expect(call.info.attempts).toBe(5);
+  });
+
+  it('an abort during the backoff stops at once', async () => {
+    const p = makeProxy(
+      `[targets.solo]\nbase_url = "${upstream.baseUrl}"\nretries = { max = 3, base_delay = "1ms", max_delay = "5s" }\n`,
+    );
+    upstream.handler = (_req, res) => sendJson(res, 503, 'busy', { 'retry-after': '3' });
+    const controller = new AbortController();
+    const pending = p
+      .respond(p.prepare(req({ model: 'm', input: 'Hi' }), false), controller.signal)
+      .catch((e: unknown) => e);
+    await vi.waitFor(() => expect(upstream.requests).toHaveLength(1));
+    const t0 = Date.now();
+    controller.abort();
+    expect(await pending).toMatchObject({ name: 'AbortError' });
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(upstream.requests).toHaveLength(1);
   });
 });
 

@@ -1,18 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import type { TargetConfig } from '../../src/config.js';
+import { type Config, parseConfig, type TargetConfig } from '../../src/config.js';
 import { ModelNotFoundError, ProxyError, toErrorBody } from '../../src/errors.js';
 import { compilePattern, TargetRouter } from '../../src/services/target-router.js';
 
-function target(name: string, models: string[] = []): TargetConfig {
-  return {
-    name,
-    baseUrl: `http://${name}.local/v1`,
-    apiKey: null,
-    apiKeyEnv: null,
-    headers: {},
-    models,
-    maxTokensField: 'max_tokens',
-  };
+/**
+ * Targets are built by the real config parser from TOML, so they always have the current shape.
+ * Each entry is [name, models, extra TOML lines].
+ */
+function configure(targets: Array<[string, string[]?, string?]>, preamble = ''): Config {
+  const toml = targets
+    .map(
+      ([name, models = [], extra = '']) =>
+        `[targets.${name}]\nbase_url = "https://${name}.example/v1"\nmodels = ${JSON.stringify(models)}\n${extra}\n`,
+    )
+    .join('\n');
+  return parseConfig(`${preamble}\n${toml}`, 'router.toml', {});
+}
+
+function target(name: string, models: string[] = [], extra = ''): TargetConfig {
+  return configure([[name, models, extra]]).targets[0] as TargetConfig;
+}
+
+function routerOf(targets: Array<[string, string[]?, string?]>, preamble = ''): TargetRouter {
+  const config = configure(targets, preamble);
+  return new TargetRouter(config.targets, config.defaultTarget);
 }
 
 /** The name of the target `model` is routed to, or the thrown error. */
@@ -33,30 +44,40 @@ function notFound(router: TargetRouter, model: string): ModelNotFoundError {
 }
 
 describe('TargetRouter with one target', () => {
-  it.each(['llama3.2', 'gpt-4o', 'Qwen/Qwen3-8B', 'anything:latest', '', ' spaced name '])(
-    'sends %j to the only target without declared models',
-    (model) => {
-      const only = target('ollama');
-      const route = new TargetRouter([only]).route(model);
-      expect(route.target).toBe(only);
-      expect(route.upstreamModel).toBe(model);
-    },
-  );
+  it.each([
+    'llama3.2',
+    'gpt-4o',
+    'Qwen/Qwen3-8B',
+    'anything:latest',
+    '',
+    ' spaced name ',
+    'constructor',
+    'toString',
+  ])('sends %j to the only target without declared models', (model) => {
+    const only = target('ollama');
+    const route = new TargetRouter([only]).route(model);
+    expect(route.target).toBe(only);
+    expect(route.upstreamModel).toBe(model);
+  });
 
-  it.each(['gpt-4o', 'llama3', 'claude'])(
-    'sends %j to the only target even when its patterns do not match',
+  it.each(['gpt-4o', 'gpt-'])('sends %j to the only target when its patterns match', (model) => {
+    expect(routeName(new TargetRouter([target('openai', ['gpt-*'])]), model)).toBe('openai');
+  });
+
+  it.each(['llama3', 'claude', ''])(
+    'does not send %j to the only target when it declares models that do not match',
     (model) => {
-      expect(routeName(new TargetRouter([target('openai', ['gpt-*'])]), model)).toBe('openai');
+      expect(notFound(new TargetRouter([target('openai', ['gpt-*'])]), model).status).toBe(404);
     },
   );
 });
 
 describe('TargetRouter with several targets', () => {
-  const router = new TargetRouter([
-    target('openai', ['gpt-*', 'o1', 'o3-*']),
-    target('vllm', ['Qwen/*', 'meta-llama/*-Instruct']),
-    target('catchall-mistral', ['*mistral*']),
-    target('none'),
+  const router = routerOf([
+    ['openai', ['gpt-*', 'o1', 'o3-*']],
+    ['vllm', ['Qwen/*', 'meta-llama/*-Instruct']],
+    ['catchall-mistral', ['*mistral*']],
+    ['none'],
   ]);
 
   it.each([
@@ -88,8 +109,8 @@ describe('TargetRouter with several targets', () => {
     expect(err.message).toBe(`The model '${model}' is not routed to any configured target.`);
   });
 
-  it('never routes to a target without patterns', () => {
-    const r = new TargetRouter([target('a', ['x']), target('b')]);
+  it('never routes to a target without patterns when there are several', () => {
+    const r = routerOf([['a', ['x']], ['b']]);
     expect(notFound(r, 'y')).toBeInstanceOf(ModelNotFoundError);
     expect(routeName(r, 'x')).toBe('a');
   });
@@ -99,20 +120,30 @@ describe('TargetRouter with several targets', () => {
     ['gpt-3.5', 'first'],
     ['other', 'second'],
   ])('the first matching target wins: %j -> %s', (model, name) => {
-    const r = new TargetRouter([target('first', ['gpt-*']), target('second', ['*']), target('third', ['*'])]);
+    const r = routerOf([
+      ['first', ['gpt-*']],
+      ['second', ['*']],
+      ['third', ['*']],
+    ]);
     expect(routeName(r, model)).toBe(name);
   });
 
   it('checks targets in order, not the most specific pattern', () => {
-    const r = new TargetRouter([target('broad', ['*']), target('exact', ['gpt-4o'])]);
+    const r = routerOf([
+      ['broad', ['*']],
+      ['exact', ['gpt-4o']],
+    ]);
     expect(routeName(r, 'gpt-4o')).toBe('broad');
   });
 
   it('returns the configured target object', () => {
-    const b = target('b', ['b*']);
-    const route = new TargetRouter([target('a', ['a*']), b]).route('bee');
-    expect(route).toStrictEqual({ target: b, upstreamModel: 'bee' });
-    expect(route.target).toBe(b);
+    const config = configure([
+      ['a', ['a*']],
+      ['b', ['b*']],
+    ]);
+    const route = new TargetRouter(config.targets).route('bee');
+    expect(route).toStrictEqual({ target: config.targets[1], upstreamModel: 'bee' });
+    expect(route.target).toBe(config.targets[1]);
   });
 
   it('routes nothing when there is no target', () => {
@@ -120,9 +151,149 @@ describe('TargetRouter with several targets', () => {
   });
 });
 
+describe('TargetRouter: explicit NAME/model', () => {
+  const router = routerOf([
+    ['openai', ['gpt-*'], 'model_map = { "gpt-4o" = "gpt-4o-2024-08-06" }'],
+    ['vllm', ['Qwen/*']],
+    ['local'],
+  ]);
+
+  it.each([
+    ['vllm/gpt-4o', 'vllm', 'gpt-4o'],
+    ['local/llama3.2:latest', 'local', 'llama3.2:latest'],
+    ['openai/o1', 'openai', 'o1'],
+    ['local/Qwen/Qwen3-8B', 'local', 'Qwen/Qwen3-8B'],
+    ['vllm/', 'vllm', ''],
+  ])('%j goes to %s as %j', (model, name, upstream) => {
+    const route = router.route(model);
+    expect({ target: route.target.name, upstreamModel: route.upstreamModel }).toEqual({
+      target: name,
+      upstreamModel: upstream,
+    });
+  });
+
+  it('sends the rest as written, without the model_map lookup', () => {
+    expect(router.route('openai/gpt-4o').upstreamModel).toBe('gpt-4o');
+    expect(router.route('gpt-4o').upstreamModel).toBe('gpt-4o-2024-08-06');
+  });
+
+  it('beats a pattern that matches the whole name', () => {
+    const r = routerOf([['first', ['*']], ['second']]);
+    expect(r.route('second/x').target.name).toBe('second');
+    expect(r.route('second/x').upstreamModel).toBe('x');
+  });
+
+  it.each([
+    ['Qwen/Qwen3-8B', 'vllm', 'a prefix that is no target name is part of the model name'],
+    ['unknown/gpt-4o', null, 'an unknown prefix does not match gpt-*'],
+    ['/gpt-4o', null, 'an empty prefix names no target'],
+    ['OPENAI/gpt-4o', null, 'target names are case-sensitive'],
+  ] as Array<[string, string | null, string]>)('%j -> %s (%s)', (model, name) => {
+    if (name === null) expect(notFound(router, model).status).toBe(404);
+    else expect(routeName(router, model)).toBe(name);
+  });
+});
+
+describe('TargetRouter: model_map', () => {
+  const router = routerOf([
+    ['openai', ['gpt-*'], 'model_map = { "smart" = "gpt-4o", "gpt-4" = "gpt-4-0613" }'],
+    ['vllm', [], 'model_map = { "qwen" = "Qwen/Qwen3-8B", "smart" = "never-reached" }'],
+  ]);
+
+  it.each([
+    ['smart', 'openai', 'gpt-4o', 'a model_map key routes and is renamed'],
+    ['gpt-4', 'openai', 'gpt-4-0613', 'a key that also matches a pattern is renamed'],
+    ['gpt-4o', 'openai', 'gpt-4o', 'a pattern match without a key keeps the name'],
+    ['qwen', 'vllm', 'Qwen/Qwen3-8B', 'a later target is reached by its key'],
+  ])('%j -> %s as %j (%s)', (model, name, upstream) => {
+    const route = router.route(model);
+    expect([route.target.name, route.upstreamModel]).toEqual([name, upstream]);
+  });
+
+  it('does not route an upstream name that is only a model_map value', () => {
+    expect(notFound(router, 'Qwen/Qwen3-8B').code).toBe('model_not_found');
+  });
+
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])(
+    'treats %j as a model name, not an object property',
+    (model) => {
+      const only = target('only');
+      expect(new TargetRouter([only]).route(model).upstreamModel).toBe(model);
+      expect(notFound(router, model).status).toBe(404);
+    },
+  );
+
+  it('routeTo renames on the target it is given (fallbacks)', () => {
+    const config = configure([
+      ['a', ['smart'], 'model_map = { "smart" = "a-model" }'],
+      ['b', [], 'model_map = { "smart" = "b-model" }'],
+    ]);
+    const r = new TargetRouter(config.targets);
+    const b = r.target('b') as TargetConfig;
+    expect(r.routeTo(b, 'smart')).toStrictEqual({ target: b, upstreamModel: 'b-model' });
+    expect(r.routeTo(b, 'other').upstreamModel).toBe('other');
+    expect(r.target('nope')).toBeUndefined();
+  });
+});
+
+describe('TargetRouter: [defaults] target', () => {
+  const targets: Array<[string, string[]?, string?]> = [
+    ['openai', ['gpt-*']],
+    ['local', [], 'model_map = { "small" = "llama3.2:1b" }'],
+  ];
+
+  it('takes every model no target matches', () => {
+    const r = routerOf(targets, '[defaults]\ntarget = "local"\n');
+    expect(routeName(r, 'llama3')).toBe('local');
+    expect(routeName(r, 'gpt-4o')).toBe('openai');
+    expect(r.route('small').upstreamModel).toBe('llama3.2:1b');
+  });
+
+  it('may be a target with patterns of its own', () => {
+    const r = routerOf(targets, '[defaults]\ntarget = "openai"\n');
+    expect(routeName(r, 'claude')).toBe('openai');
+  });
+
+  it('is 404 without it', () => {
+    expect(notFound(routerOf(targets), 'llama3').status).toBe(404);
+  });
+
+  it('wins over the single-target rule', () => {
+    const r = routerOf([['only', ['gpt-*']]], '[defaults]\ntarget = "only"\n');
+    expect(routeName(r, 'llama3')).toBe('only');
+  });
+});
+
+describe('TargetRouter.listModels', () => {
+  it('lists model_map keys and models without wildcards, once, with the first target owning them', () => {
+    const r = routerOf([
+      ['openai', ['gpt-*', 'o1', 'gpt-4o'], 'model_map = { "smart" = "gpt-4o" }'],
+      ['vllm', ['Qwen/Qwen3-8B', 'o1', '*'], 'model_map = { "smart" = "x", "qwen" = "Qwen/Qwen3-8B" }'],
+      ['empty'],
+    ]);
+    expect(r.listModels()).toStrictEqual([
+      { id: 'smart', target: 'openai' },
+      { id: 'o1', target: 'openai' },
+      { id: 'gpt-4o', target: 'openai' },
+      { id: 'qwen', target: 'vllm' },
+      { id: 'Qwen/Qwen3-8B', target: 'vllm' },
+    ]);
+  });
+
+  it('is empty when only patterns are configured', () => {
+    expect(routerOf([['a', ['a*']], ['b']]).listModels()).toStrictEqual([]);
+  });
+});
+
 describe('ModelNotFoundError from the router', () => {
   it('is a 404 model_not_found on param model', () => {
-    const err = notFound(new TargetRouter([target('a', ['a*']), target('b', ['b*'])]), 'zeta');
+    const err = notFound(
+      routerOf([
+        ['a', ['a*']],
+        ['b', ['b*']],
+      ]),
+      'zeta',
+    );
     expect(err).toBeInstanceOf(ProxyError);
     expect(err.status).toBe(404);
     expect(err.type).toBe('invalid_request_error');

@@ -71,8 +71,21 @@ export const ev = {
   }),
   /** output_text.done + content_part.done */
   textDone: (oi: number, t: string, ci = 0) => [
-    { type: 'response.output_text.done', item_id: msgId(oi), output_index: oi, content_index: ci, text: t, logprobs: [] },
-    { type: 'response.content_part.done', item_id: msgId(oi), output_index: oi, content_index: ci, part: text(t) },
+    {
+      type: 'response.output_text.done',
+      item_id: msgId(oi),
+      output_index: oi,
+      content_index: ci,
+      text: t,
+      logprobs: [],
+    },
+    {
+      type: 'response.content_part.done',
+      item_id: msgId(oi),
+      output_index: oi,
+      content_index: ci,
+      part: text(t),
+    },
   ],
   refusalPart: (oi: number, ci = 0) => ({
     type: 'response.content_part.added',
@@ -91,7 +104,13 @@ export const ev = {
   /** refusal.done + content_part.done */
   refusalDone: (oi: number, r: string, ci = 0) => [
     { type: 'response.refusal.done', item_id: msgId(oi), output_index: oi, content_index: ci, refusal: r },
-    { type: 'response.content_part.done', item_id: msgId(oi), output_index: oi, content_index: ci, part: refusal(r) },
+    {
+      type: 'response.content_part.done',
+      item_id: msgId(oi),
+      output_index: oi,
+      content_index: ci,
+      part: refusal(r),
+    },
   ],
   msgDone: (oi: number, content: unknown[], status = 'completed') => ({
     type: 'response.output_item.done',
@@ -134,14 +153,27 @@ export const ev = {
     {
       type: 'response.output_item.done',
       output_index: oi,
-      item: { id: rsId(oi), type: 'reasoning', status, summary: [], content: [{ type: 'reasoning_text', text: t }] },
+      item: {
+        id: rsId(oi),
+        type: 'reasoning',
+        status,
+        summary: [],
+        content: [{ type: 'reasoning_text', text: t }],
+      },
     },
   ],
 
   fcAdded: (oi: number, callId: string, name: string) => ({
     type: 'response.output_item.added',
     output_index: oi,
-    item: { id: fcId(oi), type: 'function_call', status: 'in_progress', arguments: '', call_id: callId, name },
+    item: {
+      id: fcId(oi),
+      type: 'function_call',
+      status: 'in_progress',
+      arguments: '',
+      call_id: callId,
+      name,
+    },
   }),
   argsDelta: (oi: number, delta: string) => ({
     type: 'response.function_call_arguments.delta',
@@ -151,7 +183,13 @@ export const ev = {
   }),
   /** function_call_arguments.done + output_item.done */
   fcDone: (oi: number, callId: string, name: string, args: string, status = 'completed') => [
-    { type: 'response.function_call_arguments.done', item_id: fcId(oi), output_index: oi, arguments: args, name },
+    {
+      type: 'response.function_call_arguments.done',
+      item_id: fcId(oi),
+      output_index: oi,
+      arguments: args,
+      name,
+    },
     {
       type: 'response.output_item.done',
       output_index: oi,
@@ -192,7 +230,8 @@ export function normalizeResponse(response: Json): Json {
   const names = new Map<string, string>();
   (response.output as Json[]).forEach((item, i) => {
     names.set(item.id, `${String(item.id).split('_')[0]}@${i}`);
-    if (typeof item.call_id === 'string' && GENERATED_CALL_ID.test(item.call_id)) names.set(item.call_id, `call@${i}`);
+    if (typeof item.call_id === 'string' && GENERATED_CALL_ID.test(item.call_id))
+      names.set(item.call_id, `call@${i}`);
   });
   const r = rename(response, names);
   return { ...r, id: 'resp@', created_at: 0, completed_at: r.completed_at === null ? null : 0 };
@@ -277,7 +316,9 @@ export function checkStream(events: readonly Json[]): Json {
         break;
       case 'response.output_text.delta':
       case 'response.reasoning_text.delta':
-        expect(openPart?.type).toBe(e.type === 'response.output_text.delta' ? 'output_text' : 'reasoning_text');
+        expect(openPart?.type).toBe(
+          e.type === 'response.output_text.delta' ? 'output_text' : 'reasoning_text',
+        );
         expect(e.content_index).toBe(open.parts.length);
         expect(e.delta).not.toBe('');
         openPart.text += e.delta;
@@ -318,7 +359,11 @@ export function checkStream(events: readonly Json[]): Json {
         expect(e.item.type).toBe(open.item.type);
         expect(['completed', 'incomplete']).toContain(e.item.status);
         if (open.item.type === 'function_call') {
-          expect(e.item).toMatchObject({ call_id: open.item.call_id, name: open.item.name, arguments: open.args });
+          expect(e.item).toMatchObject({
+            call_id: open.item.call_id,
+            name: open.item.name,
+            arguments: open.args,
+          });
           // The fixtures' completed calls all carry JSON arguments (a truncated one may not).
           if (e.item.status === 'completed') expect(() => JSON.parse(e.item.arguments)).not.toThrow();
         } else {
@@ -347,7 +392,9 @@ export function checkStream(events: readonly Json[]): Json {
     expect(response.error).toBeNull();
   } else if (terminal.type === 'response.incomplete') {
     expect(response.status).toBe('incomplete');
-    expect(response.incomplete_details).toEqual({ reason: expect.stringMatching(/^(max_output_tokens|content_filter)$/) });
+    expect(response.incomplete_details).toEqual({
+      reason: expect.stringMatching(/^(max_output_tokens|content_filter)$/),
+    });
     expect(response.output.at(-1).status).toBe('incomplete');
   } else {
     expect(response.status).toBe('failed');
@@ -487,7 +534,9 @@ export const FIXTURES: StreamFixture[] = [
       vllm({ reasoning: ' wants the weather' }),
       vllm({ reasoning: ' in Paris.' }),
       vllm({ content: '\n\n' }),
-      vllm({ tool_calls: [{ id: VLLM_TOOL_ID, type: 'function', index: 0, function: { name: 'get_weather' } }] }),
+      vllm({
+        tool_calls: [{ id: VLLM_TOOL_ID, type: 'function', index: 0, function: { name: 'get_weather' } }],
+      }),
       vllm({ tool_calls: [{ index: 0, function: { arguments: '{"city": "' } }] }),
       vllm({ tool_calls: [{ index: 0, function: { arguments: 'Paris"}' } }] }),
       vllm({ content: '' }, 'tool_calls'),
@@ -673,7 +722,12 @@ export const FIXTURES: StreamFixture[] = [
       deepseek('deepseek-chat', { content: 'Let me check.' }),
       deepseek('deepseek-chat', {
         tool_calls: [
-          { index: 0, id: DEEPSEEK_TOOL_ID, type: 'function', function: { name: 'get_weather', arguments: '' } },
+          {
+            index: 0,
+            id: DEEPSEEK_TOOL_ID,
+            type: 'function',
+            function: { name: 'get_weather', arguments: '' },
+          },
         ],
       }),
       deepseek('deepseek-chat', { tool_calls: [{ index: 0, function: { arguments: '{"' } }] }),
@@ -692,7 +746,12 @@ export const FIXTURES: StreamFixture[] = [
     reply: reply({
       content: 'Let me check.',
       tool_calls: [{ id: DEEPSEEK_TOOL_ID, name: 'get_weather', arguments: '{"city":"Paris"}' }],
-      usage: { prompt_tokens: 120, completion_tokens: 22, total_tokens: 142, prompt_tokens_details: { cached_tokens: 64 } },
+      usage: {
+        prompt_tokens: 120,
+        completion_tokens: 22,
+        total_tokens: 142,
+        prompt_tokens_details: { cached_tokens: 64 },
+      },
     }),
     events: [
       ev.created,
@@ -753,7 +812,11 @@ export const FIXTURES: StreamFixture[] = [
       openai({ tool_calls: [{ index: 0, function: { arguments: '{"ci' } }] }),
       openai({ tool_calls: [{ index: 0, function: { arguments: 'ty": "P' } }] }),
       openai({ tool_calls: [{ index: 0, function: { arguments: 'aris"}' } }] }),
-      openai({ tool_calls: [{ index: 1, id: 'call_Tm2', type: 'function', function: { name: 'get_time', arguments: '' } }] }),
+      openai({
+        tool_calls: [
+          { index: 1, id: 'call_Tm2', type: 'function', function: { name: 'get_time', arguments: '' } },
+        ],
+      }),
       openai({ tool_calls: [{ index: 1, function: { arguments: '{"tz": ' } }] }),
       openai({ tool_calls: [{ index: 1, function: { arguments: '"CET"}' } }] }),
       openai({}, 'tool_calls'),
@@ -840,7 +903,9 @@ export const FIXTURES: StreamFixture[] = [
         id: '',
         model: '',
         object: '',
-        prompt_filter_results: [{ prompt_index: 0, content_filter_results: { hate: { filtered: false, severity: 'safe' } } }],
+        prompt_filter_results: [
+          { prompt_index: 0, content_filter_results: { hate: { filtered: false, severity: 'safe' } } },
+        ],
       },
       openai({ role: 'assistant', content: '', refusal: null }),
       openai({ content: 'Here is' }),
@@ -865,8 +930,14 @@ export const FIXTURES: StreamFixture[] = [
     name: 'interleaved tool calls (index 0,1,0,1): call 0 streamed, call 1 buffered until call 0 closes',
     chunks: [
       openai({ role: 'assistant', content: null }),
-      openai({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'alpha', arguments: '' } }] }),
-      openai({ tool_calls: [{ index: 1, id: 'call_2', type: 'function', function: { name: 'beta', arguments: '' } }] }),
+      openai({
+        tool_calls: [
+          { index: 0, id: 'call_1', type: 'function', function: { name: 'alpha', arguments: '' } },
+        ],
+      }),
+      openai({
+        tool_calls: [{ index: 1, id: 'call_2', type: 'function', function: { name: 'beta', arguments: '' } }],
+      }),
       openai({ tool_calls: [{ index: 0, function: { arguments: '{"x":' } }] }),
       openai({ tool_calls: [{ index: 1, function: { arguments: '{"y":' } }] }),
       openai({ tool_calls: [{ index: 0, function: { arguments: '1}' } }] }),
@@ -900,7 +971,9 @@ export const FIXTURES: StreamFixture[] = [
     name: 'tool call whose name arrives only in a later delta (arguments before it are buffered)',
     chunks: [
       openai({ role: 'assistant', content: null }),
-      openai({ tool_calls: [{ index: 0, id: 'call_late', type: 'function', function: { arguments: '{"q":' } }] }),
+      openai({
+        tool_calls: [{ index: 0, id: 'call_late', type: 'function', function: { arguments: '{"q":' } }],
+      }),
       openai({ tool_calls: [{ index: 0, function: { name: 'lookup', arguments: '"a' } }] }),
       openai({ tool_calls: [{ index: 0, function: { name: 'lookup', arguments: 'b"}' } }] }),
       openai({}, 'tool_calls'),
@@ -921,7 +994,11 @@ export const FIXTURES: StreamFixture[] = [
   {
     name: 'text after tool calls opens a new message item',
     chunks: [
-      openai({ tool_calls: [{ index: 0, id: 'call_t', type: 'function', function: { name: 'ping', arguments: '{}' } }] }),
+      openai({
+        tool_calls: [
+          { index: 0, id: 'call_t', type: 'function', function: { name: 'ping', arguments: '{}' } },
+        ],
+      }),
       openai({ content: 'Called ping.' }),
       openai({}, 'stop'),
       openaiUsage(3, 4),
@@ -983,7 +1060,9 @@ export const FIXTURES: StreamFixture[] = [
     name: 'a tool call that never gets a name -> error + response.failed, no half-announced item',
     chunks: [
       openai({ content: 'Calling.' }),
-      openai({ tool_calls: [{ index: 0, id: 'call_anon', type: 'function', function: { arguments: '{}' } }] }),
+      openai({
+        tool_calls: [{ index: 0, id: 'call_anon', type: 'function', function: { arguments: '{}' } }],
+      }),
       openai({}, 'tool_calls'),
     ],
     events: [

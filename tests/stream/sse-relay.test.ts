@@ -6,8 +6,8 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TargetConfig } from '../../src/config.js';
-import { DEFAULT_TIMEOUTS, UpstreamClient, type UpstreamReply } from '../../src/services/upstream-client.js';
+import { parseConfig, type TargetConfig } from '../../src/config.js';
+import { UpstreamClient, type UpstreamReply } from '../../src/services/upstream-client.js';
 import { relayStream } from '../../src/stream/sse-relay.js';
 import { StreamTranslator } from '../../src/stream/stream-translator.js';
 import { createResponseContext } from '../../src/utils/response-envelope.js';
@@ -24,15 +24,11 @@ import {
   sseBody,
 } from './fixtures.js';
 
-const target = (baseUrl = 'http://127.0.0.1:9/v1'): TargetConfig => ({
-  name: 'mock',
-  baseUrl,
-  apiKey: 'sk-secret-key-123',
-  apiKeyEnv: null,
-  headers: {},
-  models: [],
-  maxTokensField: 'max_completion_tokens',
-});
+/** A target as the configuration builds it (with an API key, to check redaction). */
+const target = (baseUrl = 'http://127.0.0.1:9/v1', extra = ''): TargetConfig => {
+  const toml = `[server]\n\n${oneTarget(baseUrl, `api_key_env = "MOCK_KEY"\n${extra}`)}`;
+  return parseConfig(toml, 'test.toml', { MOCK_KEY: 'sk-secret-key-123' }).targets[0] as TargetConfig;
+};
 
 /** A response that records what the relay writes (what a client would read). */
 class RecordingResponse extends Writable {
@@ -56,7 +52,12 @@ function scriptedReply(reads: readonly Buffer[], headers: IncomingHttpHeaders = 
     text: async () => Buffer.concat([...reads]).toString('utf8'),
     json: async () => JSON.parse(Buffer.concat([...reads]).toString('utf8')),
   });
-  return { status: 200, headers: { 'content-type': 'text/event-stream', ...headers }, body } as UpstreamReply;
+  return {
+    status: 200,
+    headers: { 'content-type': 'text/event-stream', ...headers },
+    body: body as unknown as UpstreamReply['body'],
+    failure: (err: unknown) => client.transportError(err),
+  };
 }
 
 let client: UpstreamClient;
@@ -68,7 +69,7 @@ afterAll(async () => {
 });
 
 /** Runs the real relay over the given upstream reads; returns what the client received. */
-async function relay(reads: readonly Buffer[], headers: IncomingHttpHeaders = {}) {
+async function relay(reads: readonly Buffer[], headers: IncomingHttpHeaders = {}, checkFraming = true) {
   const res = new RecordingResponse();
   const translator = new StreamTranslator(createResponseContext({ model: 'test-model', input: 'Hi' }));
   const outcome = await relayStream(
@@ -79,7 +80,13 @@ async function relay(reads: readonly Buffer[], headers: IncomingHttpHeaders = {}
     new AbortController(),
     { keepAliveMs: 0, headers: { 'x-request-id': 'req_1' } },
   );
-  const { events } = parseSseText(res.text);
+  // parseSseText checks every line with expect(); the byte-split loop runs thousands of relays.
+  const events = checkFraming
+    ? parseSseText(res.text).events
+    : res.text
+        .slice(0, -2)
+        .split('\n\n')
+        .map((block) => JSON.parse(block.slice(block.indexOf('\ndata: ') + 7)));
   return { res, outcome, events, translator };
 }
 
@@ -113,10 +120,13 @@ describe('relay: the upstream body split anywhere yields the same events', () =>
       const whole = normalizeEvents((await relay([bytes])).events);
       expect(whole).toEqual(fixture.events.flat());
       for (let i = 1; i < bytes.length; i++) {
-        const { events } = await relay([bytes.subarray(0, i), bytes.subarray(i)]);
+        const { events } = await relay([bytes.subarray(0, i), bytes.subarray(i)], {}, false);
         const got = normalizeEvents(events);
         if (JSON.stringify(got) !== JSON.stringify(whole)) {
-          expect(got, `split at byte ${i}: ${JSON.stringify(bytes.subarray(Math.max(0, i - 10), i).toString())}`).toEqual(whole);
+          expect(
+            got,
+            `split at byte ${i}: ${JSON.stringify(bytes.subarray(Math.max(0, i - 10), i).toString())}`,
+          ).toEqual(whole);
         }
       }
     });
@@ -156,7 +166,9 @@ describe('relay: upstream SSE variants', () => {
   });
 
   it('a data payload split over two data: lines is joined', async () => {
-    const json = JSON.stringify({ choices: [{ index: 0, delta: { content: 'two lines' }, finish_reason: 'stop' }] });
+    const json = JSON.stringify({
+      choices: [{ index: 0, delta: { content: 'two lines' }, finish_reason: 'stop' }],
+    });
     const mid = json.indexOf('"delta"');
     const body = `data: ${json.slice(0, mid)}\ndata: ${json.slice(mid)}\n\ndata: [DONE]\n\n`;
     const { events } = await relay([Buffer.from(body)]);
@@ -165,7 +177,9 @@ describe('relay: upstream SSE variants', () => {
   });
 
   it('a last event not terminated by a blank line is still read at EOF', async () => {
-    const finish = JSON.stringify({ choices: [{ index: 0, delta: { content: 'end' }, finish_reason: 'stop' }] });
+    const finish = JSON.stringify({
+      choices: [{ index: 0, delta: { content: 'end' }, finish_reason: 'stop' }],
+    });
     for (const tail of [`data: ${finish}`, `data: ${finish}\n`, `data: ${finish}\n\ndata: [DONE]`]) {
       const { events, outcome } = await relay([Buffer.from(tail)]);
       expect(outcome, JSON.stringify(tail.slice(-20))).toBe('completed');
@@ -189,10 +203,29 @@ describe('relay: upstream SSE variants', () => {
     expect(JSON.stringify(events)).not.toContain('sk-secret-key-123');
   });
 
+  it('an upstream `event: error` fails the stream with its message (JSON or plain text)', async () => {
+    const head = sseBody({ chunks: OPENAI_TEXT.chunks.slice(0, 2), done: false });
+    for (const [data, message] of [
+      ['{"message":"overloaded","type":"server_error"}', 'upstream error: overloaded'],
+      ['{"error":{"message":"bad gateway"}}', 'upstream error: bad gateway'],
+      ['model crashed', 'upstream error: model crashed'],
+    ]) {
+      const { events, outcome } = await relay([Buffer.from(`${head}event: error\ndata: ${data}\n\n`)]);
+      expect(outcome).toBe('failed');
+      expect(events.at(-2)).toMatchObject({ type: 'error', code: 'upstream_error', message });
+      checkStream(events);
+    }
+  });
+
   it('nothing after a failure is read or written', async () => {
     const body = `data: {"error":{"message":"boom"}}\n\n${sseBody(OPENAI_TEXT)}`;
     const { events } = await relay([Buffer.from(body)]);
-    expect(events.map((e) => e.type)).toEqual(['response.created', 'response.in_progress', 'error', 'response.failed']);
+    expect(events.map((e) => e.type)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'error',
+      'response.failed',
+    ]);
   });
 
   it('an empty 200 body -> error + response.failed', async () => {
@@ -208,7 +241,10 @@ describe('relay: upstream SSE variants', () => {
       });
       expect(outcome).toBe(fixture.status);
       const final = checkStream(events);
-      const parsed = parseChatCompletion(fixture.reply, createResponseContext({ model: 'test-model', input: 'Hi' }));
+      const parsed = parseChatCompletion(
+        fixture.reply,
+        createResponseContext({ model: 'test-model', input: 'Hi' }),
+      );
       expect(normalizeResponse(final)).toEqual(normalizeResponse(parsed));
       expect(translator.finished).toBe(true);
     }
@@ -233,8 +269,8 @@ describe('relay over real HTTP: transport failures', () => {
   });
 
   /** A real upstream call with short timeouts, relayed to a recording response. */
-  async function relayFrom(idleMs: number) {
-    const c = new UpstreamClient(target(upstream.baseUrl), { ...DEFAULT_TIMEOUTS, idleMs });
+  async function relayFrom(timeouts: string) {
+    const c = new UpstreamClient(target(upstream.baseUrl, `timeouts = { ${timeouts} }`));
     try {
       const abort = new AbortController();
       const reply = await c.post('{}', true, abort.signal);
@@ -257,12 +293,35 @@ describe('relay over real HTTP: transport failures', () => {
 
   it('upstream idle timeout -> error (upstream_timeout) + response.failed with the partial output', async () => {
     upstream.handler = (_req, res) => partial(res); // then silence
-    const { outcome, events } = await relayFrom(150);
+    const { outcome, events } = await relayFrom('idle = "150ms"');
     expect(outcome).toBe('failed');
     const final = checkStream(events);
-    expect(final.output).toEqual([expect.objectContaining({ status: 'incomplete', content: [expect.objectContaining({ text: 'Hel' })] })]);
-    expect(events.at(-2)).toMatchObject({ type: 'error', code: 'upstream_timeout', error: { type: 'server_error' } });
+    expect(final.output).toEqual([
+      expect.objectContaining({ status: 'incomplete', content: [expect.objectContaining({ text: 'Hel' })] }),
+    ]);
+    expect(events.at(-2)).toMatchObject({
+      type: 'error',
+      code: 'upstream_timeout',
+      error: { type: 'server_error' },
+    });
     expect(events.at(-2).message).toContain('idle between chunks');
+  });
+
+  it('upstream total timeout while still sending -> error (upstream_timeout, total) + response.failed', async () => {
+    upstream.handler = async (_req, res) => {
+      partial(res);
+      for (let i = 0; i < 100 && !res.destroyed; i++) {
+        await sleep(25);
+        res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: '.' } }] })}\n\n`);
+      }
+      res.end();
+    };
+    const { outcome, events } = await relayFrom('total = "400ms"');
+    expect(outcome).toBe('failed');
+    const final = checkStream(events);
+    expect(final.output[0].content[0].text).toMatch(/^Hel\.+$/);
+    expect(events.at(-2)).toMatchObject({ type: 'error', code: 'upstream_timeout' });
+    expect(events.at(-2).message).toContain('total');
   });
 
   it('upstream socket reset -> error (upstream_unreachable) + response.failed with the partial output', async () => {
@@ -271,7 +330,7 @@ describe('relay over real HTTP: transport failures', () => {
       await sleep(30);
       res.socket?.destroy();
     };
-    const { outcome, events } = await relayFrom(5_000);
+    const { outcome, events } = await relayFrom('idle = "5s"');
     expect(outcome).toBe('failed');
     const final = checkStream(events);
     expect(final.output[0].content[0].text).toBe('Hel');

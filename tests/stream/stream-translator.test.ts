@@ -52,7 +52,10 @@ const chunk = (delta: Json, finish: string | null = null, extra: Json = {}) => (
 const tc = (index: number | undefined, f: { id?: string; name?: string; arguments?: unknown }) => ({
   ...(index === undefined ? {} : { index }),
   ...(f.id ? { id: f.id, type: 'function' } : {}),
-  function: { ...(f.name ? { name: f.name } : {}), ...(f.arguments === undefined ? {} : { arguments: f.arguments }) },
+  function: {
+    ...(f.name ? { name: f.name } : {}),
+    ...(f.arguments === undefined ? {} : { arguments: f.arguments }),
+  },
 });
 const stop = chunk({}, 'stop');
 
@@ -216,7 +219,14 @@ describe('translator: more upstream shapes', () => {
       temperature: 0.5,
       max_output_tokens: 99,
       metadata: { k: 'v' },
-      tools: [{ type: 'function', name: 'get_weather', parameters: { type: 'object', properties: {} }, strict: false }],
+      tools: [
+        {
+          type: 'function',
+          name: 'get_weather',
+          parameters: { type: 'object', properties: {} },
+          strict: false,
+        },
+      ],
     };
     const r = run([chunk({ content: 'a' }), stop], { request });
     const final = checkStream(r.events);
@@ -233,7 +243,12 @@ describe('translator: more upstream shapes', () => {
 
   it('uses choice index 0 when an upstream lists several choices', () => {
     const r = run([
-      { choices: [{ index: 1, delta: { content: 'other' } }, { index: 0, delta: { content: 'mine' } }] },
+      {
+        choices: [
+          { index: 1, delta: { content: 'other' } },
+          { index: 0, delta: { content: 'mine' } },
+        ],
+      },
       stop,
     ]);
     expect(checkStream(r.events).output[0].content[0].text).toBe('mine');
@@ -248,8 +263,14 @@ describe('translator: more upstream shapes', () => {
     });
     const r = run(
       [
-        { ...chunk({ content: 'Hi' }), choices: [{ index: 0, delta: { content: 'Hi' }, logprobs: { content: [lp('Hi')] } }] },
-        { ...chunk({ content: '!' }), choices: [{ index: 0, delta: { content: '!' }, logprobs: { content: [lp('!')] } }] },
+        {
+          ...chunk({ content: 'Hi' }),
+          choices: [{ index: 0, delta: { content: 'Hi' }, logprobs: { content: [lp('Hi')] } }],
+        },
+        {
+          ...chunk({ content: '!' }),
+          choices: [{ index: 0, delta: { content: '!' }, logprobs: { content: [lp('!')] } }],
+        },
         stop,
       ],
       { logprobs: true },
@@ -258,14 +279,22 @@ describe('translator: more upstream shapes', () => {
     const deltas = r.events.filter((e) => e.type === 'response.output_text.delta');
     expect(deltas.map((d) => d.logprobs)).toEqual([[lp('Hi')], [lp('!')]]);
     expect(final.output[0].content[0].logprobs).toEqual([lp('Hi'), lp('!')]);
-    expect(r.events.find((e) => e.type === 'response.output_text.done').logprobs).toEqual([lp('Hi'), lp('!')]);
+    expect(r.events.find((e) => e.type === 'response.output_text.done').logprobs).toEqual([
+      lp('Hi'),
+      lp('!'),
+    ]);
     const reply = chatCompletion({ content: 'Hi!', usage: null });
     (reply.choices[0] as Json).logprobs = { content: [lp('Hi'), lp('!')] };
     expectSameAsNonStreaming(r, reply, true);
   });
 
   it('drops logprobs when they were not asked for', () => {
-    const r = run([{ choices: [{ index: 0, delta: { content: 'a' }, logprobs: { content: [{ token: 'a', logprob: 0 }] } }] }, stop]);
+    const r = run([
+      {
+        choices: [{ index: 0, delta: { content: 'a' }, logprobs: { content: [{ token: 'a', logprob: 0 }] } }],
+      },
+      stop,
+    ]);
     expect(r.events.find((e) => e.type === 'response.output_text.delta').logprobs).toEqual([]);
     checkStream(r.events);
   });
@@ -324,7 +353,10 @@ describe('translator: tool-call quirks', () => {
   });
 
   it('a call with no arguments carries "{}", as without streaming', () => {
-    const r = run([chunk({ tool_calls: [tc(0, { id: 'call_n', name: 'now', arguments: '' })] }), chunk({}, 'tool_calls')]);
+    const r = run([
+      chunk({ tool_calls: [tc(0, { id: 'call_n', name: 'now', arguments: '' })] }),
+      chunk({}, 'tool_calls'),
+    ]);
     expectEvents(r, [
       ev.created,
       ev.inProgress,
@@ -333,18 +365,26 @@ describe('translator: tool-call quirks', () => {
       ev.fcDone(0, 'call_n', 'now', '{}'),
       ev.completed,
     ]);
-    expectSameAsNonStreaming(r, chatCompletion({ tool_calls: [{ id: 'call_n', name: 'now', arguments: '' }], usage: null }));
+    expectSameAsNonStreaming(
+      r,
+      chatCompletion({ tool_calls: [{ id: 'call_n', name: 'now', arguments: '' }], usage: null }),
+    );
   });
 
   it('a call without an upstream id gets a generated call_ id', () => {
     const r = run([chunk({ tool_calls: [tc(0, { name: 'f', arguments: '{}' })] }), chunk({}, 'tool_calls')]);
     const final = checkStream(r.events);
     expect(final.output[0].call_id).toMatch(/^call_[0-9a-f]{32}$/);
-    expect(r.events.find((e) => e.type === 'response.output_item.added').item.call_id).toBe(final.output[0].call_id);
+    expect(r.events.find((e) => e.type === 'response.output_item.added').item.call_id).toBe(
+      final.output[0].call_id,
+    );
   });
 
   it('arguments sent as a JSON object (not a string) are serialized, as without streaming', () => {
-    const r = run([chunk({ tool_calls: [tc(0, { id: 'call_o', name: 'f', arguments: { city: 'Paris' } })] }), chunk({}, 'tool_calls')]);
+    const r = run([
+      chunk({ tool_calls: [tc(0, { id: 'call_o', name: 'f', arguments: { city: 'Paris' } })] }),
+      chunk({}, 'tool_calls'),
+    ]);
     expect(checkStream(r.events).output[0].arguments).toBe('{"city":"Paris"}');
     const reply = chatCompletion({ tool_calls: [{ id: 'call_o', name: 'f', arguments: '' }], usage: null });
     (reply.choices[0] as Json).message.tool_calls[0].function.arguments = { city: 'Paris' };
@@ -361,7 +401,12 @@ describe('translator: tool-call quirks', () => {
   });
 
   it('an empty fragment does not close the open message', () => {
-    const r = run([chunk({ content: 'a' }), chunk({ tool_calls: [tc(0, {})] }), chunk({ content: 'b' }), stop]);
+    const r = run([
+      chunk({ content: 'a' }),
+      chunk({ tool_calls: [tc(0, {})] }),
+      chunk({ content: 'b' }),
+      stop,
+    ]);
     expect(checkStream(r.events).output).toEqual([expect.objectContaining({ content: [text('ab')] })]);
   });
 
@@ -383,7 +428,11 @@ describe('translator: tool-call quirks', () => {
   });
 
   it('a nameless call followed by text fails at the text, leaving no half-announced item', () => {
-    const r = run([chunk({ tool_calls: [tc(0, { id: 'call_x', arguments: '{}' })] }), chunk({ content: 'hi' }), stop]);
+    const r = run([
+      chunk({ tool_calls: [tc(0, { id: 'call_x', arguments: '{}' })] }),
+      chunk({ content: 'hi' }),
+      stop,
+    ]);
     expectEvents(r, [
       ev.created,
       ev.inProgress,
@@ -425,9 +474,15 @@ describe('translator: failures and lifecycle', () => {
   });
 
   it('a chunk with a shape the proxy cannot read fails loudly instead of throwing', () => {
-    const r = run([chunk({ content: 'a' }), { choices: [{ index: 0, delta: { content: 'b' }, logprobs: { content: 5 } }] }], {
-      logprobs: true,
-    });
+    const r = run(
+      [
+        chunk({ content: 'a' }),
+        { choices: [{ index: 0, delta: { content: 'b' }, logprobs: { content: 5 } }] },
+      ],
+      {
+        logprobs: true,
+      },
+    );
     const final = checkStream(r.events);
     expect(final.status).toBe('failed');
     expect(r.events.at(-2).message).toMatch(/^the upstream sent a chunk the proxy cannot translate/);
@@ -444,14 +499,23 @@ describe('translator: failures and lifecycle', () => {
 
   it('an error chunk with a plain string error', () => {
     const r = run([{ error: 'model crashed' }]);
-    expectEvents(r, [ev.created, ev.inProgress, ev.error('upstream_error', 'upstream error: model crashed'), ev.failed]);
+    expectEvents(r, [
+      ev.created,
+      ev.inProgress,
+      ev.error('upstream_error', 'upstream error: model crashed'),
+      ev.failed,
+    ]);
   });
 
   it('fail() closes the open item as incomplete and keeps usage seen so far', () => {
     const ctx = createResponseContext(REQUEST);
     const t = new StreamTranslator(ctx);
     const events: Json[] = [...t.start()];
-    events.push(...t.chunk(chunk({ content: 'x' }, null, { usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } })));
+    events.push(
+      ...t.chunk(
+        chunk({ content: 'x' }, null, { usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } }),
+      ),
+    );
     events.push(...t.fail({ type: 'server_error', code: 'upstream_timeout', message: 'timed out' }));
     const final = checkStream(events);
     expect(final.output).toEqual([expect.objectContaining({ status: 'incomplete', content: [text('x')] })]);

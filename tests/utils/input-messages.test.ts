@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError, ProxyError, UnsupportedParameterError } from '../../src/errors.js';
-import { buildMessages } from '../../src/utils/input-messages.js';
+import { buildMessages, type InputOptions } from '../../src/utils/input-messages.js';
 
 type Msg = Record<string, unknown>;
 
-const RC = { reasoningField: 'reasoning_content' } as const;
+/** The default target dialect: one merged system message, reasoning as reasoning_content. */
+const DEFAULTS: InputOptions = { reasoningField: 'reasoning_content', systemRole: 'merge' };
 const RS = { reasoningField: 'reasoning' } as const;
 
-function build(input: string | unknown[], instructions?: string | null, options: typeof RC | typeof RS = RC) {
-  return buildMessages(instructions, input, options) as unknown as Msg[];
+function build(input: string | unknown[], instructions?: string | null, options: Partial<InputOptions> = {}) {
+  return buildMessages(instructions, input, { ...DEFAULTS, ...options }) as unknown as Msg[];
 }
 
 function errorOf(fn: () => unknown): ProxyError {
@@ -184,6 +185,55 @@ describe('buildMessages: system and developer messages', () => {
       ],
       { param: 'input[1].content[0].type', code: 'unsupported_value' },
     );
+  });
+});
+
+describe('buildMessages: system_role developer and system', () => {
+  const input = [
+    { role: 'developer', content: 'dev one' },
+    { role: 'user', content: 'question' },
+    { role: 'system', content: [{ type: 'input_text', text: 'sys two' }] },
+    { role: 'assistant', content: 'answer' },
+  ];
+
+  it.each(['developer', 'system'] as const)(
+    'keeps instructions, system and developer messages in place with role %s',
+    (systemRole) => {
+      expect(build(input, 'instr', { systemRole })).toEqual([
+        { role: systemRole, content: 'instr' },
+        { role: systemRole, content: 'dev one' },
+        { role: 'user', content: 'question' },
+        { role: systemRole, content: 'sys two' },
+        { role: 'assistant', content: 'answer' },
+      ]);
+    },
+  );
+
+  it('adds no leading message without instructions or system messages', () => {
+    expect(build([{ role: 'user', content: 'hi' }], null, { systemRole: 'developer' })).toEqual([
+      { role: 'user', content: 'hi' },
+    ]);
+  });
+
+  it('puts string instructions before a string input', () => {
+    expect(build('Hello', 'Be terse.', { systemRole: 'developer' })).toEqual([
+      { role: 'developer', content: 'Be terse.' },
+      { role: 'user', content: 'Hello' },
+    ]);
+  });
+
+  it('still rejects non-text parts in a system message', () => {
+    const err = errorOf(() =>
+      buildMessages(
+        null,
+        [{ role: 'system', content: [{ type: 'input_image', image_url: 'https://x/a.png' }] }],
+        {
+          ...DEFAULTS,
+          systemRole: 'system',
+        },
+      ),
+    );
+    expect(err.param).toBe('input[0].content[0].type');
   });
 });
 
@@ -768,6 +818,33 @@ describe('buildMessages: reasoning items', () => {
       ),
     ).toEqual([{ role: 'assistant', content: 'a', reasoning: 'hmm' }]);
   });
+
+  it.each([
+    ['both', { reasoning_content: 'hmm', reasoning: 'hmm' }],
+    ['none', {}],
+    ['reasoning_content', { reasoning_content: 'hmm' }],
+    ['reasoning', { reasoning: 'hmm' }],
+  ] as const)(
+    'reasoningField %s puts the reasoning text on exactly those fields',
+    (reasoningField, fields) => {
+      expect(
+        build(
+          [
+            reasoning({ content: [{ type: 'reasoning_text', text: 'hmm' }] }),
+            { role: 'assistant', content: 'a' },
+            { role: 'user', content: 'next' },
+            { role: 'assistant', content: 'b' },
+          ],
+          null,
+          { reasoningField },
+        ),
+      ).toStrictEqual([
+        { role: 'assistant', content: 'a', ...fields },
+        { role: 'user', content: 'next' },
+        { role: 'assistant', content: 'b' },
+      ]);
+    },
+  );
 
   it('attaches reasoning to the assistant message that makes the function calls', () => {
     const messages = build([

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Dialect } from '../../src/config.js';
 import { InvalidRequestError, ProxyError, UnsupportedParameterError } from '../../src/errors.js';
 import type { ResponsesRequest } from '../../src/types.js';
 import {
@@ -12,16 +13,19 @@ import {
 
 type Body = Record<string, unknown>;
 
-const OPTS: FormatOptions = {
-  upstreamModel: 'up-model',
+/** The default dialect, spelled out: each test overrides only what it is about. */
+const DIALECT: Dialect = {
   maxTokensField: 'max_tokens',
+  systemRole: 'merge',
   reasoningField: 'reasoning_content',
+  structuredOutput: 'json_schema',
 };
 
 const req = (body: Body) => ({ model: 'client-model', ...body }) as unknown as ResponsesRequest;
 
-function format(body: Body, options: Partial<FormatOptions> = {}, stream?: boolean): Body {
-  return formatChatRequest(req(body), { ...OPTS, ...options }, stream) as unknown as Body;
+function format(body: Body, dialect: Partial<Dialect> = {}, stream?: boolean): Body {
+  const options: FormatOptions = { upstreamModel: 'up-model', dialect: { ...DIALECT, ...dialect } };
+  return formatChatRequest(req(body), options, stream) as unknown as Body;
 }
 
 function errorOf(fn: () => unknown): ProxyError {
@@ -474,6 +478,44 @@ describe('formatChatRequest: text.format', () => {
     ['a null schema', { type: 'json_schema', name: 'n', schema: null }],
   ])('rejects json_schema with %s', (_label, fmt) => {
     expectFormatError({ input: USER, text: { format: fmt } }, 'text.format', 'invalid_value');
+  });
+});
+
+describe('formatChatRequest: structured output per dialect', () => {
+  const schema = { type: 'object', properties: { a: { type: 'string' } } };
+  const text = { format: { type: 'json_schema', name: 'out', schema } };
+  const instruction = `Respond only with a JSON object that conforms to this JSON schema (out):\n${JSON.stringify(schema)}`;
+
+  it.each([
+    ['merge', 'system'],
+    ['system', 'system'],
+    ['developer', 'developer'],
+  ] as const)('json_object, system_role %s, nothing leading: adds a %s message', (systemRole, role) => {
+    expect(format({ input: USER, text }, { structuredOutput: 'json_object', systemRole })).toEqual({
+      model: 'up-model',
+      messages: [{ role, content: instruction }, ...BASE_MESSAGES],
+      response_format: { type: 'json_object' },
+    });
+  });
+
+  it('json_object: appends to leading instructions', () => {
+    expect(
+      format(
+        { instructions: 'X', input: USER, text },
+        { structuredOutput: 'json_object', systemRole: 'system' },
+      ).messages,
+    ).toEqual([{ role: 'system', content: `X\n\n${instruction}` }, ...BASE_MESSAGES]);
+  });
+
+  it.each(['json_schema', 'json_object'])('none: %s is a 400 on text.format', (type) => {
+    const fmt = type === 'json_schema' ? text.format : { type };
+    const err = errorOf(() => format({ input: USER, text: { format: fmt } }, { structuredOutput: 'none' }));
+    expect(err).toBeInstanceOf(UnsupportedParameterError);
+    expect({ status: err.status, param: err.param, code: err.code }).toEqual({
+      status: 400,
+      param: 'text.format',
+      code: 'unsupported_value',
+    });
   });
 });
 

@@ -1,0 +1,54 @@
+/**
+ * Optional proxy keys: when `[auth] api_keys_env` names keys, every `/v1/*` route (and `/response`)
+ * needs `Authorization: Bearer <key>`. Keys are compared through SHA-256 digests with
+ * timingSafeEqual, so neither the content nor the length of a key leaks through timing.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { ProxyError } from '../errors.js';
+
+export class InvalidApiKeyError extends ProxyError {
+  constructor(message: string) {
+    super(401, 'invalid_request_error', message, {
+      code: 'invalid_api_key',
+      headers: { 'www-authenticate': 'Bearer' },
+    });
+  }
+}
+
+/** The bearer token of a request, or null. */
+export function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m?.[1] ?? null;
+}
+
+export class ApiKeyCheck {
+  private readonly digests: Buffer[];
+
+  constructor(keys: readonly string[]) {
+    this.digests = keys.map(digest);
+  }
+
+  get enabled(): boolean {
+    return this.digests.length > 0;
+  }
+
+  /** Throws InvalidApiKeyError unless the request carries one of the keys. */
+  verify(request: FastifyRequest): void {
+    const token = bearerToken(request);
+    if (token === null) {
+      throw new InvalidApiKeyError('Missing API key: send it as "Authorization: Bearer <key>".');
+    }
+    const given = digest(token);
+    let ok = false;
+    // Compare against every key (no early exit), so timing does not tell which one matched.
+    for (const d of this.digests) ok = timingSafeEqual(d, given) || ok;
+    if (!ok) throw new InvalidApiKeyError('Incorrect API key provided.');
+  }
+}
+
+function digest(key: string): Buffer {
+  return createHash('sha256').update(key).digest();
+}
