@@ -45,6 +45,11 @@ export interface Config {
   readonly logging: { readonly level: LogLevel; readonly pretty: boolean };
   /** Proxy keys clients must present as `Authorization: Bearer`; empty = no auth. */
   readonly auth: { readonly apiKeys: readonly string[]; readonly apiKeysEnv: string | null };
+  /**
+   * The secret that seals reasoning `encrypted_content` (from `[auth] reasoning_key_env`); null =
+   * a random key per process (blobs then do not survive restarts or span replicas).
+   */
+  readonly reasoningKey: string | null;
   /** Where a model no pattern matches goes; null = 404. */
   readonly defaultTarget: string | null;
   readonly targets: readonly TargetConfig[];
@@ -112,7 +117,7 @@ export function configFromTables(doc: Table, source: string, env: Env): Config {
   const logging = r.table(doc.logging, 'logging');
   r.onlyKeys(logging, 'logging', ['level', 'pretty']);
   const auth = r.table(doc.auth, 'auth');
-  r.onlyKeys(auth, 'auth', ['api_keys_env']);
+  r.onlyKeys(auth, 'auth', ['api_keys_env', 'reasoning_key_env']);
   const defaults = r.table(doc.defaults, 'defaults');
   const targets = parseTargets(r, defaults, r.table(doc.targets, 'targets'), env);
 
@@ -145,6 +150,12 @@ export function configFromTables(doc: Table, source: string, env: Env): Config {
     }
   }
 
+  const reasoningKeyEnv = r.string(auth.reasoning_key_env, 'auth.reasoning_key_env') ?? null;
+  const reasoningKey = reasoningKeyEnv === null ? null : (env[reasoningKeyEnv] ?? '');
+  if (reasoningKey === '') {
+    r.fail('auth.reasoning_key_env', `environment variable ${reasoningKeyEnv} is not set`);
+  }
+
   return deepFreeze({
     source,
     server: {
@@ -161,9 +172,10 @@ export function configFromTables(doc: Table, source: string, env: Env): Config {
       pretty: r.boolean(logging.pretty, 'logging.pretty') ?? false,
     },
     auth: { apiKeys, apiKeysEnv },
+    reasoningKey,
     defaultTarget,
     targets,
-    store: parseStoreConfig(r, doc.store),
+    store: parseStoreConfig(r, doc.store, env),
   });
 }
 

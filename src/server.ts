@@ -2,21 +2,11 @@
  * Builds the Fastify app: routes, the one error handler that writes every error envelope, request
  * ids, and one log line per request. Nothing here listens; `main.ts` does.
  */
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyRequest,
-  LogController,
-} from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Config } from './config.js';
-import {
-  InvalidRequestError,
-  type ProxyError,
-  RouteNotFoundError,
-  toErrorBody,
-  toProxyError,
-} from './errors.js';
+import { InvalidRequestError, RouteNotFoundError, toErrorBody, toProxyError } from './errors.js';
 import { ApiKeyCheck, bearerToken } from './http/auth.js';
+import { decodingErrorOf, registerDecompression } from './http/decompress.js';
 import { logRequest, newProxyLog, type ProxyLog } from './http/request-log.js';
 import { describeValidationError } from './http/request-schema.js';
 import type { Logger } from './logging-config.js';
@@ -81,6 +71,8 @@ export function buildServer({ config, logger, readiness = [] }: ServerDeps): Ser
     if (auth.enabled && isApiRoute(request.url)) auth.verify(request);
   });
 
+  registerDecompression(app);
+
   app.setSchemaErrorFormatter((errors) => {
     const { param, message } = describeValidationError(errors);
     return new InvalidRequestError(message, param || null, validationCode(errors));
@@ -92,7 +84,7 @@ export function buildServer({ config, logger, readiness = [] }: ServerDeps): Ser
       request.log.debug('client closed the connection before the reply');
       return;
     }
-    const error = toProxyError(err, request.id);
+    const error = toProxyError(decodingErrorOf(request) ?? err, request.id);
     request.proxyLog.error = error;
     // A proxy bug gets its stack in the log (never in the reply); upstream trouble gets its cause.
     if (error.status === 500) request.log.error({ err }, 'request failed');

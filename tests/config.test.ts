@@ -47,6 +47,7 @@ function expectedTarget(name: string, baseUrls: string[], over: Partial<TargetCo
     apiKey: null,
     apiKeyEnv: null,
     forwardClientKey: false,
+    hostedTools: 'drop',
     headers: {},
     models: [],
     modelMap: {},
@@ -82,6 +83,7 @@ describe('parseConfig: defaults', () => {
       server: DEFAULT_SERVER,
       logging: { level: 'info', pretty: false },
       auth: { apiKeys: [], apiKeysEnv: null },
+      reasoningKey: null,
       defaultTarget: null,
       targets: [expectedTarget('local', ['http://127.0.0.1:8000/v1'])],
       // [store] has its own tests.
@@ -140,6 +142,7 @@ models = ["Qwen/*"]
       server: { ...DEFAULT_SERVER, host: '0.0.0.0', port: 9000, bodyLimit: 1_048_576 },
       logging: { level: 'debug', pretty: false },
       auth: { apiKeys: [], apiKeysEnv: null },
+      reasoningKey: null,
       defaultTarget: null,
       targets: [
         expectedTarget('openai', ['https://api.openai.com/v1'], {
@@ -286,7 +289,7 @@ describe('parseConfig: bad files name the file and the key', () => {
       'unknown key in a target',
       `${TARGET}model = "x"\n`,
       'targets.local.model',
-      /^unknown key; expected one of: base_url, api_key_env, models, model_map, fallbacks, headers, protocol, max_tokens_field, system_role, reasoning_field, structured_output, timeouts, retries, pool, failover_cooldown, forward_client_key, ca_file$/,
+      /^unknown key; expected one of: base_url, api_key_env, models, model_map, fallbacks, headers, protocol, max_tokens_field, system_role, reasoning_field, structured_output, timeouts, retries, pool, failover_cooldown, forward_client_key, hosted_tools, ca_file$/,
     ],
     ['server not a table', `server = 8080\n${TARGET}`, 'server', /^expected a table, got number 8080$/],
     [

@@ -45,7 +45,7 @@ describe('configuration files shipped with the repo', () => {
     expect(config.targets.map((t) => t.baseUrls)).toEqual([['http://127.0.0.1:11434/v1']]);
   });
 
-  it('expands ${ENV} in the Azure example and keeps the key a secret', () => {
+  it('expands env references in the Azure example and keeps the key a secret', () => {
     const azure = loadConfig(`${ROOT}examples/azure-openai.toml`, ENV).targets[0];
     expect(azure?.baseUrls).toEqual(['https://my-resource.openai.azure.com/openai/v1']);
     expect(azure?.headers['api-key']).toBe('azure-dummy-key');

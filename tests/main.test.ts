@@ -13,7 +13,8 @@ let client6: OpenAI;
 
 beforeAll(async () => {
   upstream = await MockUpstream.start();
-  proxy = await startProxy(oneTarget(upstream.baseUrl));
+  // The request-error tests expect hosted tools refused (the default is to drop them).
+  proxy = await startProxy(oneTarget(upstream.baseUrl, 'hosted_tools = "reject"'));
   client = new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: 'client-key', maxRetries: 0 });
   // The 6.x client has its own (older) types; the calls used here are the same in both.
   client6 = new OpenAI6({

@@ -28,7 +28,11 @@ const BACKEND_KEYS: Record<string, StoreConfig['backend']> = {
   key_prefix: 'redis',
 };
 
-export function parseStoreConfig(r: ConfigReader, raw: unknown): StoreConfig {
+export function parseStoreConfig(
+  r: ConfigReader,
+  raw: unknown,
+  env: Readonly<Record<string, string | undefined>> = {},
+): StoreConfig {
   const t: Table = r.table(raw, 'store');
   r.onlyKeys(t, 'store', [
     'backend',
@@ -67,9 +71,16 @@ export function parseStoreConfig(r: ConfigReader, raw: unknown): StoreConfig {
         maxBytes: r.integer(t.max_bytes, 'store.max_bytes', 1024, 2 ** 40) ?? 256 * 1024 * 1024,
       };
     case 'redis': {
-      const url = r.string(t.url, 'store.url');
-      if (url === undefined)
+      const raw = r.string(t.url, 'store.url');
+      if (raw === undefined)
         r.fail('store.url', 'is required with backend = "redis" (e.g. "redis://127.0.0.1:6379")');
+      // `${NAME}` keeps a password out of the file, as in target URLs and headers.
+      const url = raw.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+        const value = env[name];
+        if (value === undefined || value === '')
+          r.fail('store.url', `environment variable ${name} is not set`);
+        return value;
+      });
       if (!/^rediss?:\/\//.test(url)) {
         // Name only the scheme: the URL may carry a password.
         const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0];

@@ -53,6 +53,8 @@ export interface TargetConfig {
   readonly apiKeyEnv: string | null;
   /** Send the client's own bearer token upstream instead of `apiKey` (bring your own key). */
   readonly forwardClientKey: boolean;
+  /** Hosted tools (web_search, …) a chat upstream cannot run: 400, or dropped with a warning. */
+  readonly hostedTools: 'reject' | 'drop';
   readonly headers: Readonly<Record<string, string>>;
   /** Model-name patterns (with `*` wildcards) routed to this target. */
   readonly models: readonly string[];
@@ -104,6 +106,7 @@ const SHARED_KEYS = [
   'pool',
   'failover_cooldown',
   'forward_client_key',
+  'hosted_tools',
   'ca_file',
 ] as const;
 export const DEFAULTS_KEYS = ['target', ...SHARED_KEYS] as const;
@@ -204,6 +207,8 @@ function parseTarget(r: ConfigReader, name: string, defaults: Table, raw: unknow
     apiKey,
     apiKeyEnv,
     forwardClientKey: r.boolean(...pick('forward_client_key')) ?? false,
+    // drop by default: Codex always offers web_search, and must work without special settings.
+    hostedTools: r.oneOf(...pick('hosted_tools'), ['reject', 'drop'] as const) ?? 'drop',
     headers,
     models,
     modelMap,

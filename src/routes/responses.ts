@@ -56,7 +56,11 @@ export function registerResponsesRoutes(
   ) => {
     const upstream = await proxy.send(call, abort.signal);
     reply.hijack();
-    const translator = new StreamTranslator(call.ctx, { logprobs: call.logprobs });
+    const translator = new StreamTranslator(call.ctx, {
+      logprobs: call.logprobs,
+      tools: call.tools,
+      sealReasoning: call.sealReasoning,
+    });
     const record = (outcome: RelayOutcome) => {
       request.proxyLog.usage = translator.final?.usage ?? null;
       request.proxyLog.outcome = outcome;
@@ -83,7 +87,7 @@ export function registerResponsesRoutes(
       },
     });
     record(outcome);
-    options.logStream(request, 200);
+    options.logStream(request, outcome === 'client_closed' ? 499 : 200);
   };
 
   const routeOptions = { schema: { body: responsesRequestSchema } };

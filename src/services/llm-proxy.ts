@@ -15,6 +15,7 @@ import {
 import type { Logger } from '../logging-config.js';
 import type { Metrics, UpstreamErrorKind } from '../metrics.js';
 import type { ChatCompletion, ChatRequest, ResponseInput, ResponsesRequest } from '../types.js';
+import { ReasoningSealer } from '../utils/reasoning-sealer.js';
 import { assertSupported, formatChatRequest, wantsLogprobs } from '../utils/request-formatter.js';
 import {
   createResponseContext,
@@ -22,7 +23,8 @@ import {
   type ResponseObject,
 } from '../utils/response-envelope.js';
 import { ChatReplyShapeError, parseChatCompletion } from '../utils/response-parser.js';
-import type { Context, ResponseHistory } from './response-history.js';
+import { ToolCodec } from '../utils/tool-codec.js';
+import { type Context, isItemReference, type ResponseHistory } from './response-history.js';
 import { type Route, TargetRouter } from './target-router.js';
 import { UpstreamClient, type UpstreamReply } from './upstream-client.js';
 
@@ -46,6 +48,10 @@ export interface PreparedCall {
   logprobs: boolean;
   /** The client's bearer token, for targets that forward it. */
   clientKey: string | null;
+  /** The request's tools as chat functions, to map calls back. */
+  tools: ToolCodec;
+  /** Seals reasoning text into `encrypted_content` when the client asked for it. */
+  sealReasoning: ((text: string) => string) | null;
   /** The client the successful attempt used (set by `send`). */
   client: UpstreamClient;
 }
@@ -55,6 +61,9 @@ const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 export class LlmProxy {
   private readonly router: TargetRouter;
   private readonly clients: Map<string, UpstreamClient>;
+  private readonly sealer: ReasoningSealer;
+  /** True until the first warning that sealed reasoning uses a random per-process key. */
+  private ephemeralSealKey: boolean;
 
   constructor(
     config: Config,
@@ -62,6 +71,8 @@ export class LlmProxy {
     private readonly metrics: Metrics | null = null,
     private readonly history: ResponseHistory | null = null,
   ) {
+    this.sealer = new ReasoningSealer(config.reasoningKey);
+    this.ephemeralSealKey = config.reasoningKey === null;
     this.router = new TargetRouter(config.targets, config.defaultTarget);
     this.clients = new Map(config.targets.map((t) => [t.name, new UpstreamClient(t)]));
   }
@@ -87,12 +98,28 @@ export class LlmProxy {
       (req.store !== false || typeof req.previous_response_id === 'string' || hasReference(req.input));
     const context = stateful ? await (this.history as ResponseHistory).context(req) : null;
     const effective = context === null ? req : withContext(req, context);
+    const tools = new ToolCodec(req.tools ?? [], route.target.hostedTools);
+    if (tools.dropped.length > 0) {
+      this.logger.warn(
+        { dropped: tools.dropped, target: route.target.name },
+        'dropped hosted tools the upstream cannot run',
+      );
+    }
+    const sealReasoning = wantsSealedReasoning(req) ? (text: string) => this.sealer.seal(text) : null;
+    if (sealReasoning && this.ephemeralSealKey) {
+      this.ephemeralSealKey = false;
+      this.logger.warn(
+        'reasoning encrypted_content is sealed with a random per-process key: it does not survive a restart or span replicas; set [auth] reasoning_key_env',
+      );
+    }
     return {
       req: effective,
       context: req.store === false ? null : context,
       ctx: createResponseContext(req, Date.now(), this.history !== null),
       route,
-      chat: translate(effective, route, stream),
+      chat: ownInputErrors(() => this.translate(effective, route, stream, tools), context?.inherited ?? 0),
+      tools,
+      sealReasoning,
       stream,
       info: { target: route.target.name, upstreamStatus: null, upstreamMs: null, attempts: 0 },
       logprobs: wantsLogprobs(req),
@@ -119,7 +146,12 @@ export class LlmProxy {
         const chat =
           i === 0
             ? call.chat
-            : translate(call.req, this.router.routeTo(target, call.req.model ?? ''), call.stream);
+            : this.translate(
+                call.req,
+                this.router.routeTo(target, call.route.model),
+                call.stream,
+                new ToolCodec(call.req.tools ?? [], target.hostedTools),
+              );
         const client = this.clientFor(target);
         const body = JSON.stringify(chat);
         if (this.logger.isLevelEnabled('debug')) {
@@ -184,7 +216,11 @@ export class LlmProxy {
       );
     }
     try {
-      return parseChatCompletion(body as ChatCompletion, call.ctx, { logprobs: call.logprobs });
+      return parseChatCompletion(body as ChatCompletion, call.ctx, {
+        logprobs: call.logprobs,
+        tools: call.tools,
+        sealReasoning: call.sealReasoning,
+      });
     } catch (err) {
       if (err instanceof ChatReplyShapeError || (err as Error).name === 'AssemblyError') {
         this.countError(call.info.target, new UpstreamProtocolError(call.info.target, ''));
@@ -205,6 +241,19 @@ export class LlmProxy {
 
   async close(): Promise<void> {
     await Promise.all([...this.clients.values()].map((c) => c.close()));
+  }
+
+  private translate(req: ResponsesRequest, route: Route, stream: boolean, tools: ToolCodec): ChatRequest {
+    return formatChatRequest(
+      req,
+      {
+        upstreamModel: route.upstreamModel,
+        dialect: route.target.dialect,
+        tools,
+        decryptReasoning: (blob) => this.sealer.open(blob),
+      },
+      stream,
+    );
   }
 
   private clientFor(target: TargetConfig): UpstreamClient {
@@ -230,15 +279,35 @@ function withContext(req: ResponsesRequest, context: Context): ResponsesRequest 
 }
 
 function hasReference(input: ResponsesRequest['input']): boolean {
-  return Array.isArray(input) && input.some((i) => (i as { type?: unknown })?.type === 'item_reference');
+  return Array.isArray(input) && input.some(isItemReference);
 }
 
-function translate(req: ResponsesRequest, route: Route, stream: boolean): ChatRequest {
-  return formatChatRequest(
-    req,
-    { upstreamModel: route.upstreamModel, dialect: route.target.dialect },
-    stream,
-  );
+/**
+ * Translates an input whose first `inherited` items came from `previous_response_id`: an error
+ * about `input[k]` then names the client's own `input[k - inherited]`, or, for an inherited item,
+ * says so with param `input` (the fix is in this request's input, e.g. a missing tool output).
+ */
+function ownInputErrors<T>(translate: () => T, inherited: number): T {
+  try {
+    return translate();
+  } catch (err) {
+    if (inherited === 0 || !(err instanceof ProxyError)) throw err;
+    const where = (k: number) =>
+      k >= inherited ? `input[${k - inherited}]` : `item ${k} of the previous response's context`;
+    const message = err.message.replace(/\binput\[(\d+)\]/g, (_m, k: string) => where(Number(k)));
+    let param = err.param;
+    const at = param === null ? null : /^input\[(\d+)\]/.exec(param);
+    if (param !== null && at) {
+      const k = Number(at[1]);
+      param = k >= inherited ? `input[${k - inherited}]${param.slice(at[0].length)}` : 'input';
+    }
+    throw new ProxyError(err.status, err.type, message, { param, code: err.code, headers: err.headers });
+  }
+}
+
+/** `include: ["reasoning.encrypted_content"]`: reasoning items carry a blob the client sends back. */
+function wantsSealedReasoning(req: ResponsesRequest): boolean {
+  return Array.isArray(req.include) && req.include.includes('reasoning.encrypted_content');
 }
 
 /** Connect failures and 408/429/5xx may succeed on another attempt; a 4xx caused by the request never. */

@@ -12,6 +12,19 @@ import type { ResponseObject } from '../utils/response-envelope.js';
 export interface Context {
   /** The full input, oldest first, every item with an id: what the upstream sees and what is stored. */
   items: StoredItem[];
+  /** How many leading items came from the previous response (the request's own input follows). */
+  inherited: number;
+}
+
+/**
+ * An `item_reference`: `{type: "item_reference", id}`, or just `{id}` (the spec makes `type`
+ * optional and nullable for references; any other item has a type or a role).
+ */
+export function isItemReference(raw: unknown): boolean {
+  if (typeof raw !== 'object' || raw === null) return false;
+  const item = raw as Record<string, unknown>;
+  if (item.type === 'item_reference') return true;
+  return (item.type === undefined || item.type === null) && item.role === undefined && item.id !== undefined;
 }
 
 export class ResponseHistory {
@@ -29,16 +42,17 @@ export class ResponseHistory {
       if (!previous) throw new PreviousResponseNotFoundError(req.previous_response_id);
       items.push(...previous.inputItems, ...(previous.response.output as unknown as StoredItem[]));
     }
+    const inherited = items.length;
     const input = typeof req.input === 'string' ? [{ role: 'user', content: req.input }] : (req.input ?? []);
     for (const [i, raw] of (input as unknown[]).entries()) {
       const item = raw as Record<string, unknown>;
-      if (item?.type === 'item_reference') {
+      if (isItemReference(item)) {
         items.push(await this.resolveReference(item, i));
       } else {
         items.push(normalizeItem(item));
       }
     }
-    return { items };
+    return { items, inherited };
   }
 
   /** Stores the response with its context; resolves once the write is durable. */
@@ -85,9 +99,19 @@ export function normalizeItem(item: Record<string, unknown>): StoredItem {
     typeof item.content === 'string'
       ? [
           role === 'assistant'
-            ? { type: 'output_text', text: item.content, annotations: [] }
+            ? { type: 'output_text', text: item.content, annotations: [], logprobs: [] }
             : { type: 'input_text', text: item.content },
         ]
-      : item.content;
+      : Array.isArray(item.content) && role === 'assistant'
+        ? item.content.map(outputTextPart)
+        : item.content;
   return { ...item, type, id, role, content, status: item.status ?? 'completed' };
+}
+
+/** An assistant `output_text` part as the spec's OutputMessage lists it: `annotations` and `logprobs` required. */
+function outputTextPart(part: unknown): unknown {
+  if (typeof part !== 'object' || part === null) return part;
+  const p = part as Record<string, unknown>;
+  if (p.type !== 'output_text') return part;
+  return { ...p, annotations: p.annotations ?? [], logprobs: p.logprobs ?? [] };
 }

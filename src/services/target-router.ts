@@ -15,6 +15,8 @@ export interface Route {
   target: TargetConfig;
   /** The model name sent upstream. */
   upstreamModel: string;
+  /** The name a fallback target maps (the client's name, without an explicit `NAME/` prefix). */
+  model: string;
 }
 
 export class TargetRouter {
@@ -34,7 +36,8 @@ export class TargetRouter {
     if (slash > 0) {
       const named = this.byName.get(model.slice(0, slash));
       // The rest is the upstream's own model name: sent as written, not looked up in model_map.
-      if (named) return { target: named, upstreamModel: model.slice(slash + 1) };
+      if (named)
+        return { target: named, upstreamModel: model.slice(slash + 1), model: model.slice(slash + 1) };
     }
     for (const rule of this.rules) {
       if (Object.hasOwn(rule.target.modelMap, model) || rule.patterns.some((p) => p.test(model))) {
@@ -49,7 +52,7 @@ export class TargetRouter {
   routeTo(target: TargetConfig, model: string): Route {
     // hasOwn: a model named "constructor" or "toString" is not a property of the map.
     const mapped = Object.hasOwn(target.modelMap, model) ? target.modelMap[model] : undefined;
-    return { target, upstreamModel: mapped ?? model };
+    return { target, upstreamModel: mapped ?? model, model };
   }
 
   target(name: string): TargetConfig | undefined {

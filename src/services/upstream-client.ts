@@ -84,7 +84,13 @@ export class UpstreamClient {
     const failure = (err: unknown): Error => {
       if (total.aborted && !signal.aborted) return new UpstreamTimeoutError(this.target.name, 'total', err);
       const mapped = this.transportError(err);
-      if (mapped instanceof UpstreamUnreachableError) this.markFailed(endpoint);
+      // A host that refuses or drops connections is skipped for a while, not waited on again.
+      if (
+        mapped instanceof UpstreamUnreachableError ||
+        (mapped instanceof UpstreamTimeoutError && mapped.phase === 'connect')
+      ) {
+        this.markFailed(endpoint);
+      }
       return mapped;
     };
     let reply: UpstreamReply;

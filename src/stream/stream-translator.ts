@@ -7,7 +7,12 @@
  * non-streaming parser, so both paths build identical output.
  */
 import type { ChatCompletionChunk, ChatDelta } from '../types.js';
-import { AssemblyError, OutputAssembler, type OutputEvent } from '../utils/output-assembler.js';
+import {
+  type AssemblerOptions,
+  AssemblyError,
+  OutputAssembler,
+  type OutputEvent,
+} from '../utils/output-assembler.js';
 import {
   buildResponse,
   mapUsage,
@@ -55,9 +60,9 @@ export class StreamTranslator {
 
   constructor(
     private readonly ctx: ResponseContext,
-    private readonly options: { logprobs: boolean } = { logprobs: false },
+    private readonly options: AssemblerOptions & { logprobs: boolean } = { logprobs: false },
   ) {
-    this.assembler = new OutputAssembler((event) => this.push(event), options.logprobs);
+    this.assembler = new OutputAssembler((event) => this.push(event), options);
   }
 
   get finished(): boolean {

@@ -15,6 +15,7 @@ import type {
   ChatCompletionContentPart,
   ChatCompletionMessageParam,
 } from '../types.js';
+import { CUSTOM_INPUT_FIELD, namespacedName } from './tool-codec.js';
 
 type ChatMessage = ChatCompletionMessageParam | ChatAssistantMessage;
 type Json = Record<string, unknown>;
@@ -24,6 +25,8 @@ export interface InputOptions {
   reasoningField: ReasoningFieldSetting;
   /** `merge`: one leading system message; `developer`/`system`: kept in place with that role. */
   systemRole: SystemRole;
+  /** Reads a reasoning item's `encrypted_content` issued by this proxy; null when it is not ours. */
+  decryptReasoning?: ((blob: string) => string | null) | undefined;
 }
 
 /** Tracks one function call until its output arrives. */
@@ -77,9 +80,11 @@ class ItemConverter {
           this.message(item, at);
           break;
         case 'function_call':
+        case 'custom_tool_call':
           this.functionCall(item, at, i);
           break;
         case 'function_call_output':
+        case 'custom_tool_call_output':
           this.functionCallOutput(item, at);
           break;
         case 'reasoning':
@@ -159,10 +164,20 @@ class ItemConverter {
     this.messages.push(msg);
   }
 
+  /** `function_call` (namespaced or not) and `custom_tool_call` items, as the upstream saw them offered. */
   private functionCall(item: Json, at: string, index: number): void {
     const callId = requireString(item.call_id, `${at}.call_id`);
-    const name = requireString(item.name, `${at}.name`);
-    const args = item.arguments === undefined ? '' : requireString(item.arguments, `${at}.arguments`);
+    const plainName = requireString(item.name, `${at}.name`);
+    const name =
+      typeof item.namespace === 'string' && item.namespace !== ''
+        ? namespacedName(item.namespace, plainName)
+        : plainName;
+    const args =
+      item.type === 'custom_tool_call'
+        ? JSON.stringify({ [CUSTOM_INPUT_FIELD]: requireString(item.input, `${at}.input`) })
+        : item.arguments === undefined
+          ? ''
+          : requireString(item.arguments, `${at}.arguments`);
     if (this.calls.has(callId)) {
       throw new InvalidRequestError(
         `${at}.call_id '${callId}' is used by more than one function call.`,
@@ -212,7 +227,11 @@ class ItemConverter {
   }
 
   private reasoning(item: Json, at: string): void {
-    const text = reasoningText(item, at);
+    let text = reasoningText(item, at);
+    // A blob this proxy issued (store: false clients such as Codex send reasoning back this way).
+    if (text === '' && typeof item.encrypted_content === 'string' && this.options.decryptReasoning) {
+      text = this.options.decryptReasoning(item.encrypted_content) ?? '';
+    }
     if (text !== '')
       this.pendingReasoning = this.pendingReasoning === '' ? text : `${this.pendingReasoning}\n\n${text}`;
   }

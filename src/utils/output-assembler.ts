@@ -9,6 +9,7 @@
  * same Response.
  */
 import type {
+  ResponseCustomToolCall,
   ResponseFunctionCallArgumentsDoneEvent,
   ResponseFunctionToolCall,
   ResponseOutputItem,
@@ -19,6 +20,7 @@ import type {
   ResponseStreamEvent,
 } from '../types.js';
 import { newId } from './ids.js';
+import { customInput, type ToolCodec } from './tool-codec.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -29,6 +31,15 @@ export type OutputEvent =
   | (Omit<ResponseFunctionCallArgumentsDoneEvent, 'sequence_number'> & { name: string });
 
 export type EventSink = (event: OutputEvent) => void;
+
+export interface AssemblerOptions {
+  /** Keep token logprobs on output_text parts (the client asked for them). */
+  logprobs?: boolean;
+  /** Maps chat function names back to namespaced functions and custom tools. */
+  tools?: ToolCodec | null;
+  /** Adds `encrypted_content` to reasoning items (the client asked for `reasoning.encrypted_content`). */
+  sealReasoning?: ((text: string) => string) | null;
+}
 
 export type ItemStatus = 'completed' | 'incomplete';
 
@@ -102,10 +113,18 @@ export class OutputAssembler {
   private open: OpenState = NONE;
   private nextIndex = 0;
 
+  private readonly keepLogprobs: boolean;
+  private readonly tools: ToolCodec | null;
+  private readonly sealReasoning: ((text: string) => string) | null;
+
   constructor(
     private readonly emit: EventSink | null,
-    private readonly keepLogprobs = false,
-  ) {}
+    options: AssemblerOptions = {},
+  ) {
+    this.keepLogprobs = options.logprobs ?? false;
+    this.tools = options.tools ?? null;
+    this.sealReasoning = options.sealReasoning ?? null;
+  }
 
   /** True once anything (an item or an open item) exists. */
   get hasOutput(): boolean {
@@ -183,7 +202,8 @@ export class OutputAssembler {
     }
     if (args === '') return;
     call.args += args;
-    if (tools.live === call) {
+    // A custom tool's input is unwrapped from the JSON arguments, so it is sent whole at the end.
+    if (tools.live === call && !this.isCustom(call)) {
       this.emit?.({
         type: 'response.function_call_arguments.delta',
         item_id: call.id,
@@ -310,10 +330,24 @@ export class OutputAssembler {
     return call;
   }
 
+  private isCustom(call: ToolCallState): boolean {
+    return this.tools?.decode(call.name).kind === 'custom';
+  }
+
   private openCall(tools: ToolsState, call: ToolCallState): void {
     call.outputIndex = this.nextIndex++;
     call.callId ??= newId('call');
     tools.live = call;
+    const identity = this.tools?.decode(call.name) ?? { kind: 'function', name: call.name };
+    if (identity.kind === 'custom') {
+      call.id = call.id.replace(/^fc_/, 'ctc_');
+      this.emit?.({
+        type: 'response.output_item.added',
+        output_index: call.outputIndex,
+        item: { id: call.id, type: 'custom_tool_call', call_id: call.callId, name: identity.name, input: '' },
+      });
+      return;
+    }
     this.emit?.({
       type: 'response.output_item.added',
       output_index: call.outputIndex,
@@ -323,7 +357,8 @@ export class OutputAssembler {
         status: 'in_progress',
         arguments: '',
         call_id: call.callId,
-        name: call.name,
+        name: identity.name,
+        ...(identity.namespace === undefined ? {} : { namespace: identity.namespace }),
       },
     });
     if (call.args !== '') {
@@ -338,6 +373,23 @@ export class OutputAssembler {
 
   private closeCall(call: ToolCallState, status: ItemStatus): void {
     const outputIndex = call.outputIndex as number;
+    const identity = this.tools?.decode(call.name) ?? { kind: 'function', name: call.name };
+    if (identity.kind === 'custom') {
+      const input = customInput(call.args);
+      const base = { item_id: call.id, output_index: outputIndex };
+      if (input !== '') this.emit?.({ type: 'response.custom_tool_call_input.delta', ...base, delta: input });
+      this.emit?.({ type: 'response.custom_tool_call_input.done', ...base, input });
+      const item: ResponseCustomToolCall = {
+        id: call.id,
+        type: 'custom_tool_call',
+        call_id: call.callId as string,
+        name: identity.name,
+        input,
+      };
+      this.emit?.({ type: 'response.output_item.done', output_index: outputIndex, item });
+      this.items.push(item);
+      return;
+    }
     if (call.args === '') {
       // A call with no arguments still carries a JSON object, as OpenAI's do.
       call.args = '{}';
@@ -353,7 +405,7 @@ export class OutputAssembler {
       item_id: call.id,
       output_index: outputIndex,
       arguments: call.args,
-      name: call.name,
+      name: identity.name,
     });
     const item: ResponseFunctionToolCall = {
       id: call.id,
@@ -361,7 +413,8 @@ export class OutputAssembler {
       status,
       arguments: call.args,
       call_id: call.callId as string,
-      name: call.name,
+      name: identity.name,
+      ...(identity.namespace === undefined ? {} : { namespace: identity.namespace }),
     };
     this.emit?.({ type: 'response.output_item.done', output_index: outputIndex, item });
     this.items.push(item);
@@ -397,6 +450,7 @@ export class OutputAssembler {
           status: lastStatus,
           summary: [],
           content: [{ type: 'reasoning_text', text: open.text }],
+          ...(this.sealReasoning ? { encrypted_content: this.sealReasoning(open.text) } : {}),
         };
         this.emit?.({ type: 'response.output_item.done', output_index: open.outputIndex, item });
         this.items.push(item);

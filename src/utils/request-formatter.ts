@@ -8,12 +8,17 @@ import type { Dialect, StructuredOutput } from '../config.js';
 import { InvalidRequestError, UnsupportedParameterError } from '../errors.js';
 import type { ChatCompletionFunctionTool, ChatRequest, ResponsesRequest } from '../types.js';
 import { buildMessages } from './input-messages.js';
+import { ToolCodec } from './tool-codec.js';
 
 export interface FormatOptions {
   /** The model name to send upstream. */
   upstreamModel: string;
   /** The target's dialect (see Dialect in config). */
   dialect: Dialect;
+  /** The request's tools as chat functions; built from `req.tools` (hosted tools rejected) when absent. */
+  tools?: ToolCodec;
+  /** Reads reasoning `encrypted_content` this proxy issued. */
+  decryptReasoning?: (blob: string) => string | null;
 }
 
 /** Every top-level field of the spec's CreateResponse; anything else is ignored (and logged). */
@@ -103,6 +108,7 @@ export function formatChatRequest(
     messages: buildMessages(req.instructions, input, {
       reasoningField: options.dialect.reasoningField,
       systemRole: options.dialect.systemRole,
+      decryptReasoning: options.decryptReasoning,
     }),
   };
   if (stream) {
@@ -110,8 +116,8 @@ export function formatChatRequest(
     chat.stream_options = { include_usage: true };
   }
 
-  const tools = formatTools(req.tools ?? []);
-  const choice = formatToolChoice(req.tool_choice, tools);
+  const codec = options.tools ?? new ToolCodec(req.tools ?? []);
+  const choice = formatToolChoice(req.tool_choice, codec.chatTools, codec);
   if (choice.tools.length > 0) {
     chat.tools = choice.tools;
     if (choice.toolChoice !== undefined) chat.tool_choice = choice.toolChoice;
@@ -151,39 +157,16 @@ export function wantsLogprobs(req: ResponsesRequest): boolean {
   );
 }
 
-function formatTools(tools: readonly unknown[]): ChatCompletionFunctionTool[] {
-  return tools.map((raw, i) => {
-    const tool = raw as Record<string, unknown>;
-    if (tool.type !== 'function') {
-      throw new UnsupportedParameterError(
-        `tools[${i}].type`,
-        `tools[${i}]: tool type '${String(tool.type)}' is not supported: a Chat Completions upstream can only call functions.`,
-        'unsupported_value',
-      );
-    }
-    if (typeof tool.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(tool.name)) {
-      throw new InvalidRequestError(
-        `tools[${i}].name must be 1-64 letters, digits, '_' or '-'.`,
-        `tools[${i}].name`,
-        'invalid_value',
-      );
-    }
-    const fn: ChatCompletionFunctionTool['function'] = { name: tool.name };
-    if (typeof tool.description === 'string') fn.description = tool.description;
-    if (typeof tool.parameters === 'object' && tool.parameters !== null) {
-      fn.parameters = tool.parameters as Record<string, unknown>;
-    }
-    if (typeof tool.strict === 'boolean') fn.strict = tool.strict;
-    return { type: 'function', function: fn };
-  });
-}
-
 interface ToolChoiceResult {
   tools: ChatCompletionFunctionTool[];
   toolChoice?: ChatRequest['tool_choice'];
 }
 
-function formatToolChoice(choice: unknown, tools: ChatCompletionFunctionTool[]): ToolChoiceResult {
+function formatToolChoice(
+  choice: unknown,
+  tools: ChatCompletionFunctionTool[],
+  codec: ToolCodec,
+): ToolChoiceResult {
   const names = new Set(tools.map((t) => t.function.name));
   if (choice === undefined || choice === null) return { tools };
   if (typeof choice === 'string') {
@@ -199,6 +182,10 @@ function formatToolChoice(choice: unknown, tools: ChatCompletionFunctionTool[]):
     return { tools, toolChoice: choice };
   }
   const c = choice as Record<string, unknown>;
+  if (c.type === 'custom' && typeof c.name === 'string' && codec.decode(c.name).kind === 'custom') {
+    // A custom tool is a function upstream: choosing it is choosing that function.
+    return { tools, toolChoice: { type: 'function', function: { name: c.name } } };
+  }
   if (c.type === 'function') {
     if (typeof c.name !== 'string' || !names.has(c.name)) {
       throw new InvalidRequestError(

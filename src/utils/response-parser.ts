@@ -12,10 +12,14 @@ import {
   type ResponseObject,
   statusFromFinishReason,
 } from './response-envelope.js';
+import type { ToolCodec } from './tool-codec.js';
 
 export interface ParseOptions {
   /** Keep token logprobs on output_text parts (the client asked for them). */
   logprobs: boolean;
+  /** The request's tools, to map function names back to namespaces and custom tools. */
+  tools?: ToolCodec | null;
+  sealReasoning?: ((text: string) => string) | null;
 }
 
 /** Thrown when a 2xx upstream body is not a usable chat completion. */
@@ -36,7 +40,7 @@ export function parseChatCompletion(
     throw new ChatReplyShapeError('the reply has no choice with a message');
   }
   const message = choice.message as ChatReplyMessage;
-  const out = new OutputAssembler(null, options.logprobs);
+  const out = new OutputAssembler(null, options);
 
   out.reasoning(readReasoning(message));
   if (typeof message.content === 'string') {

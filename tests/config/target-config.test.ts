@@ -50,7 +50,7 @@ const SECRET_ENV: Env = {
 };
 
 const SHARED_LIST =
-  'headers, protocol, max_tokens_field, system_role, reasoning_field, structured_output, timeouts, retries, pool, failover_cooldown, forward_client_key, ca_file';
+  'headers, protocol, max_tokens_field, system_role, reasoning_field, structured_output, timeouts, retries, pool, failover_cooldown, forward_client_key, hosted_tools, ca_file';
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 describe('bad target configuration: one line naming the file, the key and the fix', () => {

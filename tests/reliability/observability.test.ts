@@ -12,6 +12,8 @@ const TARGET_EXTRA = [
   'models = ["test-*"]',
   'retries = { max = 2, base_delay = "10ms", max_delay = "1s" }',
   'timeouts = { first_byte = "200ms" }',
+  // 'unsupported field' below needs a hosted tool refused (the default is to drop it).
+  'hosted_tools = "reject"',
 ].join('\n');
 
 let upstream: MockUpstream;

@@ -3,8 +3,8 @@
  * random types for every known field, raw garbage bytes. No answer may be a 5xx, every error is a
  * well-formed envelope with a request id, and the proxy keeps serving afterwards.
  *
- * fast-check is not installed (and may not be), so this is a seeded hand-rolled generator:
- * set STORM_SEED to replay a run; a failure message names the seed and the case.
+ * property.test.ts covers the same ground with fast-check (shrinking); this storm adds raw bytes,
+ * wrong content types and concurrency, from a seeded generator: set STORM_SEED to replay a run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatCompletion, MockUpstream, sendJson, sendSse } from '../helpers/mock-upstream.js';

@@ -70,9 +70,9 @@ afterEach(async () => {
 });
 
 describe('LlmProxy.prepare', () => {
-  it('routes by model pattern and translates for that target', () => {
+  it('routes by model pattern and translates for that target', async () => {
     const p = makeProxy(twoTargets(), { BETA_KEY: 'sk-beta-000111' });
-    const a = p.prepare(
+    const a = await p.prepare(
       req({ model: 'gpt-4o', input: 'Hi', instructions: 'Sys', max_output_tokens: 9 }),
       false,
     );
@@ -90,7 +90,7 @@ describe('LlmProxy.prepare', () => {
     expect(a.ctx.model).toBe('gpt-4o');
     expect(a.ctx.id).toMatch(/^resp_/);
 
-    const b = p.prepare(
+    const b = await p.prepare(
       req({ model: 'llama3.1:8b', input: 'Yo', max_output_tokens: 4, top_logprobs: 2 }),
       false,
     );
@@ -104,12 +104,12 @@ describe('LlmProxy.prepare', () => {
       top_logprobs: 2,
     });
     expect(b.logprobs).toBe(true);
-    expect(p.prepare(req({ model: 'exact-model', input: 'x' }), false).info.target).toBe('alpha');
+    expect((await p.prepare(req({ model: 'exact-model', input: 'x' }), false)).info.target).toBe('alpha');
   });
 
-  it('asks for a stream (with usage) when preparing a streaming call', () => {
+  it('asks for a stream (with usage) when preparing a streaming call', async () => {
     const p = makeProxy(twoTargets(), { BETA_KEY: 'sk-beta-000111' });
-    const call = p.prepare(req({ model: 'gpt-4o', input: 'Hi' }), true);
+    const call = await p.prepare(req({ model: 'gpt-4o', input: 'Hi' }), true);
     expect(call.chat).toEqual({
       model: 'gpt-4o',
       messages: [{ role: 'user', content: 'Hi' }],
@@ -118,28 +118,24 @@ describe('LlmProxy.prepare', () => {
     });
   });
 
-  it('throws 404 for a model no target routes (with several targets)', () => {
+  it('throws 404 for a model no target routes (with several targets)', async () => {
     const p = makeProxy(twoTargets(), { BETA_KEY: 'sk-beta-000111' });
     const attempt = () => p.prepare(req({ model: 'claude-3', input: 'Hi' }), false);
-    expect(attempt).toThrow(ModelNotFoundError);
-    try {
-      attempt();
-    } catch (err) {
-      expect(err).toMatchObject({ status: 404, param: 'model', code: 'model_not_found' });
-    }
+    await expect(attempt()).rejects.toThrow(ModelNotFoundError);
+    await expect(attempt()).rejects.toMatchObject({ status: 404, param: 'model', code: 'model_not_found' });
   });
 
-  it('sends any model to the only target', () => {
+  it('sends any model to the only target', async () => {
     const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
-    expect(p.prepare(req({ model: 'whatever', input: 'Hi' }), false).info.target).toBe('solo');
+    expect((await p.prepare(req({ model: 'whatever', input: 'Hi' }), false)).info.target).toBe('solo');
   });
 
-  it('throws a 4xx ProxyError for what it cannot translate, before any network call', () => {
-    const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
-    expect(() =>
+  it('throws a 4xx ProxyError for what it cannot translate, before any network call', async () => {
+    const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\nhosted_tools = "reject"\n`);
+    await expect(
       p.prepare(req({ model: 'm', input: 'Hi', tools: [{ type: 'file_search' } as never] }), false),
-    ).toThrow(UnsupportedParameterError);
-    expect(() => p.prepare(req({ model: 'm' }), false)).toThrow(/input/);
+    ).rejects.toThrow(UnsupportedParameterError);
+    await expect(p.prepare(req({ model: 'm' }), false)).rejects.toThrow(/input/);
     expect(upstream.requests).toHaveLength(0);
   });
 });
@@ -148,7 +144,7 @@ describe('LlmProxy.respond', () => {
   it('posts the translated request to the routed target and returns a valid Response', async () => {
     const p = makeProxy(twoTargets(), { BETA_KEY: 'sk-beta-000111' });
     other.handler = (_req, res) => sendJson(res, 200, chatCompletion({ content: 'From beta.' }));
-    const call = p.prepare(req({ model: 'llama3', input: 'Hi' }), false);
+    const call = await p.prepare(req({ model: 'llama3', input: 'Hi' }), false);
     const response = await p.respond(call, new AbortController().signal);
 
     expect(upstream.requests).toHaveLength(0);
@@ -186,7 +182,10 @@ describe('LlmProxy.respond', () => {
   it('reuses the keep-alive connection for consecutive calls', async () => {
     const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
     for (let i = 0; i < 3; i++) {
-      await p.respond(p.prepare(req({ model: 'm', input: `n${i}` }), false), new AbortController().signal);
+      await p.respond(
+        await p.prepare(req({ model: 'm', input: `n${i}` }), false),
+        new AbortController().signal,
+      );
     }
     expect(upstream.requests).toHaveLength(3);
     expect(upstream.closedConnections).toHaveLength(0);
@@ -196,7 +195,7 @@ describe('LlmProxy.respond', () => {
     const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\nretries = { max = 0 }\n`);
     upstream.handler = (_req, res) =>
       sendJson(res, 503, { error: { message: 'overloaded' } }, { 'retry-after': '3' });
-    const call = p.prepare(req({ model: 'm', input: 'Hi' }), false);
+    const call = await p.prepare(req({ model: 'm', input: 'Hi' }), false);
     const err = await p.respond(call, new AbortController().signal).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamHttpError);
     expect(err).toMatchObject({
@@ -215,7 +214,7 @@ describe('LlmProxy.respond', () => {
   it('maps a 2xx reply that is not a chat completion to UpstreamProtocolError', async () => {
     const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
     upstream.handler = (_req, res) => sendJson(res, 200, { choices: [{ index: 0 }] });
-    const call = p.prepare(req({ model: 'm', input: 'Hi' }), false);
+    const call = await p.prepare(req({ model: 'm', input: 'Hi' }), false);
     const err = await p.respond(call, new AbortController().signal).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamProtocolError);
     expect(err).toMatchObject({ status: 502, code: 'upstream_error', target: 'solo' });
@@ -227,7 +226,7 @@ describe('LlmProxy.respond', () => {
     upstream.handler = () => {}; // never answers
     const controller = new AbortController();
     const pending = p
-      .respond(p.prepare(req({ model: 'm', input: 'Hi' }), false), controller.signal)
+      .respond(await p.prepare(req({ model: 'm', input: 'Hi' }), false), controller.signal)
       .catch((e: unknown) => e);
     await vi.waitFor(() => expect(upstream.requests).toHaveLength(1));
     expect(upstream.closedConnections).toHaveLength(0);
@@ -249,7 +248,7 @@ describe('LlmProxy.respond', () => {
     };
     const controller = new AbortController();
     const pending = p
-      .respond(p.prepare(req({ model: 'm', input: 'Hi' }), false), controller.signal)
+      .respond(await p.prepare(req({ model: 'm', input: 'Hi' }), false), controller.signal)
       .catch((e: unknown) => e);
     await vi.waitFor(() => expect(upstream.requests).toHaveLength(1));
     await new Promise((r) => setTimeout(r, 50));
@@ -265,7 +264,7 @@ describe('LlmProxy.respond', () => {
     const controller = new AbortController();
     controller.abort();
     const err = await p
-      .respond(p.prepare(req({ model: 'm', input: 'Hi' }), false), controller.signal)
+      .respond(await p.prepare(req({ model: 'm', input: 'Hi' }), false), controller.signal)
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'AbortError' });
     await new Promise((r) => setTimeout(r, 50));
@@ -277,7 +276,7 @@ describe('LlmProxy.respond', () => {
     await upstream.close();
     upstream = await MockUpstream.start(); // afterEach closes this one; the old port is now free
     const p = makeProxy(`[targets.gone]\nbase_url = "http://127.0.0.1:${port}/v1"\n`);
-    const call = p.prepare(req({ model: 'm', input: 'Hi' }), false);
+    const call = await p.prepare(req({ model: 'm', input: 'Hi' }), false);
     const err = await p.respond(call, new AbortController().signal).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamUnreachableError);
     expect(err).toMatchObject({ status: 502, code: 'upstream_unreachable', target: 'gone' });
@@ -317,7 +316,7 @@ describe('LlmProxy.send: retries and fallbacks', () => {
     const p = makeProxy(withFallback(), {}, metrics);
     upstream.handler = (_req, res) => sendJson(res, 500, { error: { message: 'down' } });
     other.handler = (_req, res) => sendJson(res, 200, chatCompletion({ content: 'From beta.' }));
-    const call = p.prepare(req({ model: 'm1', input: 'Hi' }), false);
+    const call = await p.prepare(req({ model: 'm1', input: 'Hi' }), false);
     const response = await p.respond(call, new AbortController().signal);
     expect(response.output[0]).toMatchObject({ content: [{ text: 'From beta.' }] });
     expect(upstream.requests).toHaveLength(2);
@@ -333,7 +332,7 @@ describe('LlmProxy.send: retries and fallbacks', () => {
   it('a 4xx caused by the request is returned at once: no retry, no fallback', async () => {
     const p = makeProxy(withFallback());
     upstream.handler = (_req, res) => sendJson(res, 400, { error: { message: 'bad', param: 'input' } });
-    const call = p.prepare(req({ model: 'm1', input: 'Hi' }), false);
+    const call = await p.prepare(req({ model: 'm1', input: 'Hi' }), false);
     const err = await p.respond(call, new AbortController().signal).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 400, param: 'input' });
     expect(upstream.requests).toHaveLength(1);
@@ -346,7 +345,7 @@ describe('LlmProxy.send: retries and fallbacks', () => {
     upstream.handler = (_req, res) => sendJson(res, 429, 'slow', { 'retry-after': '60' });
     other.handler = (_req, res) => sendJson(res, 200, chatCompletion({ content: 'From beta.' }));
     const t0 = Date.now();
-    const call = p.prepare(req({ model: 'm1', input: 'Hi' }), false);
+    const call = await p.prepare(req({ model: 'm1', input: 'Hi' }), false);
     await p.respond(call, new AbortController().signal);
     expect(Date.now() - t0).toBeLessThan(2_000);
     expect(upstream.requests).toHaveLength(1);
@@ -357,7 +356,7 @@ describe('LlmProxy.send: retries and fallbacks', () => {
     const p = makeProxy(withFallback());
     upstream.handler = (_req, res) => sendJson(res, 503, { error: { message: 'alpha down' } });
     other.handler = (_req, res) => sendJson(res, 502, { error: { message: 'beta down' } });
-    const call = p.prepare(req({ model: 'm1', input: 'Hi' }), false);
+    const call = await p.prepare(req({ model: 'm1', input: 'Hi' }), false);
     const err = await p.respond(call, new AbortController().signal).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 502, target: 'beta', upstreamStatus: 502 });
     // beta has the default retries (max 2): 2 attempts on alpha, 3 on beta.
@@ -373,7 +372,7 @@ describe('LlmProxy.send: retries and fallbacks', () => {
     upstream.handler = (_req, res) => sendJson(res, 503, 'busy', { 'retry-after': '3' });
     const controller = new AbortController();
     const pending = p
-      .respond(p.prepare(req({ model: 'm', input: 'Hi' }), false), controller.signal)
+      .respond(await p.prepare(req({ model: 'm', input: 'Hi' }), false), controller.signal)
       .catch((e: unknown) => e);
     await vi.waitFor(() => expect(upstream.requests).toHaveLength(1));
     const t0 = Date.now();
@@ -387,8 +386,14 @@ describe('LlmProxy.send: retries and fallbacks', () => {
 describe('LlmProxy.close', () => {
   it('closes the idle keep-alive connections of every target', async () => {
     const p = makeProxy(twoTargets(), { BETA_KEY: 'sk-beta-000111' });
-    await p.respond(p.prepare(req({ model: 'gpt-4o', input: 'Hi' }), false), new AbortController().signal);
-    await p.respond(p.prepare(req({ model: 'llama3', input: 'Hi' }), false), new AbortController().signal);
+    await p.respond(
+      await p.prepare(req({ model: 'gpt-4o', input: 'Hi' }), false),
+      new AbortController().signal,
+    );
+    await p.respond(
+      await p.prepare(req({ model: 'llama3', input: 'Hi' }), false),
+      new AbortController().signal,
+    );
     expect(upstream.closedConnections).toHaveLength(0);
     expect(other.closedConnections).toHaveLength(0);
     await p.close();
@@ -404,7 +409,7 @@ describe('LlmProxy.close', () => {
     await p.close();
     proxy = null;
     const err = await p
-      .respond(p.prepare(req({ model: 'm', input: 'Hi' }), false), new AbortController().signal)
+      .respond(await p.prepare(req({ model: 'm', input: 'Hi' }), false), new AbortController().signal)
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     await new Promise((r) => setTimeout(r, 50));

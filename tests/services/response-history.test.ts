@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError, PreviousResponseNotFoundError, ProxyError } from '../../src/errors.js';
-import { normalizeItem, ResponseHistory } from '../../src/services/response-history.js';
+import { isItemReference, normalizeItem, ResponseHistory } from '../../src/services/response-history.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { StoredItem } from '../../src/store/response-store.js';
 import type { ResponsesRequest } from '../../src/types.js';
@@ -91,8 +91,23 @@ describe('normalizeItem', () => {
       type: 'message',
       role: 'assistant',
       status: 'completed',
-      content: [{ type: 'output_text', text: 'sure', annotations: [] }],
+      content: [{ type: 'output_text', text: 'sure', annotations: [], logprobs: [] }],
     });
+  });
+
+  it('completes assistant output_text parts the spec requires annotations and logprobs on', () => {
+    const given = { type: 'output_text', text: 'ok', annotations: [{ type: 'url_citation' }], logprobs: [] };
+    expect(
+      normalizeItem({
+        type: 'message',
+        role: 'assistant',
+        content: [{ type: 'output_text', text: 'sure' }, given, { type: 'refusal', refusal: 'no' }],
+      }).content,
+    ).toEqual([
+      { type: 'output_text', text: 'sure', annotations: [], logprobs: [] },
+      given,
+      { type: 'refusal', refusal: 'no' },
+    ]);
   });
 
   it('keeps content parts, other fields, and a given status', () => {
@@ -235,6 +250,31 @@ describe('ResponseHistory.context', () => {
     expect(items[0]).toEqual(input);
     expect(items[1]).toMatchObject({ role: 'user', content: [{ type: 'input_text', text: 'between' }] });
     expect(items[2]).toEqual(output);
+  });
+
+  it('resolves the short reference forms {id} and {type: null, id}', async () => {
+    const h = history();
+    const stored = makeEntry();
+    await h.store.put(stored);
+    const input = stored.inputItems[0] as StoredItem;
+    const output = outputItems(stored)[1] as StoredItem;
+    const { items, inherited } = await h.context(
+      request({ input: [{ id: input.id }, { type: null, id: output.id }] }),
+    );
+    expect(items).toEqual([input, output]);
+    expect(inherited).toBe(0);
+    expect(isItemReference({ id: 'msg_1' })).toBe(true);
+    expect(isItemReference({ role: 'user', id: 'msg_1', content: 'hi' })).toBe(false);
+    expect(isItemReference({ type: 'message', id: 'msg_1' })).toBe(false);
+  });
+
+  it('counts the items inherited from previous_response_id', async () => {
+    const h = history();
+    const previous = makeEntry();
+    await h.store.put(previous);
+    const ctx = await h.context(request({ previous_response_id: previous.response.id, input: 'next' }));
+    expect(ctx.inherited).toBe(previous.inputItems.length + outputItems(previous).length);
+    expect(ctx.items).toHaveLength(ctx.inherited + 1);
   });
 
   it('rejects an item_reference to an unknown item with a 400 naming input[i].id', async () => {

@@ -142,7 +142,7 @@ describe('TargetRouter with several targets', () => {
       ['b', ['b*']],
     ]);
     const route = new TargetRouter(config.targets).route('bee');
-    expect(route).toStrictEqual({ target: config.targets[1], upstreamModel: 'bee' });
+    expect(route).toStrictEqual({ target: config.targets[1], upstreamModel: 'bee', model: 'bee' });
     expect(route.target).toBe(config.targets[1]);
   });
 
@@ -230,7 +230,7 @@ describe('TargetRouter: model_map', () => {
     ]);
     const r = new TargetRouter(config.targets);
     const b = r.target('b') as TargetConfig;
-    expect(r.routeTo(b, 'smart')).toStrictEqual({ target: b, upstreamModel: 'b-model' });
+    expect(r.routeTo(b, 'smart')).toStrictEqual({ target: b, upstreamModel: 'b-model', model: 'smart' });
     expect(r.routeTo(b, 'other').upstreamModel).toBe('other');
     expect(r.target('nope')).toBeUndefined();
   });

@@ -642,14 +642,14 @@ describe('assertSupported and formatChatRequest: unsupported fields', () => {
     ['a conversation id', { conversation: 'conv_123' }, 'conversation', 'unsupported_parameter'],
     ['a conversation object', { conversation: { id: 'conv_123' } }, 'conversation', 'unsupported_parameter'],
     ['a prompt', { prompt: { id: 'pmpt_1', version: '2' } }, 'prompt', 'unsupported_parameter'],
-    [
-      'previous_response_id',
-      { previous_response_id: 'resp_1' },
-      'previous_response_id',
-      'unsupported_parameter',
-    ],
     ['a missing input', { input: undefined }, 'input', 'missing_required_parameter'],
     ['a null input', { input: null }, 'input', 'missing_required_parameter'],
+    [
+      'a missing input with a null previous_response_id',
+      { input: undefined, previous_response_id: null },
+      'input',
+      'missing_required_parameter',
+    ],
   ])('rejects %s', (_label, extra, param, code) => {
     const body = { input: 'hi', ...extra };
     const direct = errorOf(() => assertSupported(req(body)));
@@ -668,10 +668,21 @@ describe('assertSupported and formatChatRequest: unsupported fields', () => {
     expect(err.message).toBe("Missing required parameter: 'input'.");
   });
 
-  it('says previous_response_id is not supported yet', () => {
-    const err = errorOf(() => assertSupported(req({ input: 'x', previous_response_id: 'resp_9' })));
-    expect(err).toBeInstanceOf(UnsupportedParameterError);
-    expect(err.message).toMatch(/not supported yet/);
+  it('accepts previous_response_id, with or without input (the stored context is the input)', () => {
+    expect(() => assertSupported(req({ input: 'x', previous_response_id: 'resp_9' }))).not.toThrow();
+    expect(() => assertSupported(req({ previous_response_id: 'resp_9' }))).not.toThrow();
+    expect(() => assertSupported(req({ input: null, previous_response_id: 'resp_9' }))).not.toThrow();
+  });
+
+  it('never forwards previous_response_id upstream (the service resolves it into the input)', () => {
+    expect(format({ input: USER, previous_response_id: 'resp_9' })).toEqual({
+      model: 'up-model',
+      messages: BASE_MESSAGES,
+    });
+    expect(format({ previous_response_id: 'resp_9', instructions: 'Be brief.' })).toEqual({
+      model: 'up-model',
+      messages: [{ role: 'system', content: 'Be brief.' }],
+    });
   });
 
   it.each([
