@@ -34,6 +34,7 @@ for (const file of positionals) {
   // Self time of a node = the time between its samples.
   const self = new Map();
   const inclusive = new Map();
+  const packageTime = new Map();
   const deltas = profile.timeDeltas ?? [];
   let requests = values.all ? 2 : 0;
   let previous = false;
@@ -53,6 +54,14 @@ for (const file of positionals) {
       if (frame && own(frame.url)) seen.add(label(frame));
     }
     for (const key of seen) inclusive.set(key, (inclusive.get(key) ?? 0) + us);
+    // Inclusive time per dependency: time spent in (or under) its code.
+    const packages = new Set();
+    for (let at = id; at !== undefined; at = parent.get(at)) {
+      const frame = byId.get(at)?.callFrame;
+      const pkg = frame && /.*node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(frame.url)?.[1];
+      if (pkg) packages.add(pkg);
+    }
+    for (const key of packages) packageTime.set(key, (packageTime.get(key) ?? 0) + us);
   });
   let total = 0;
   const fns = new Map();
@@ -85,6 +94,10 @@ for (const file of positionals) {
     .filter(([n]) => !n.startsWith('(idle)'))
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)) {
+    process.stdout.write(`  ${pct(us)}  ${name}\n`);
+  }
+  process.stdout.write('\nDependencies by inclusive time (their code and everything it calls):\n');
+  for (const [name, us] of [...packageTime].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
     process.stdout.write(`  ${pct(us)}  ${name}\n`);
   }
   process.stdout.write(`\nTop ${top} project functions (dist/) by inclusive time:\n`);

@@ -4,12 +4,20 @@
  * dist/, then drives them with autocannon in alternating order (pass-through, proxy, pass-through,
  * proxy…) after a warm-up, and reports against the targets of the performance issue.
  *
- *   node bench/run.mjs [--duration S] [--quick] [--scenario NAME[,NAME]] [--rounds N]
- *                      [--chunks N] [--latency-ms MS] [--chunk-delay-ms MS] [--out NAME]
- *                      [--cpu-prof DIR]
+ *   node bench/run.mjs [options]          (npm run bench -- [options] builds first)
+ *
+ *   --duration S        seconds per measured run (default 5; 3 rounds, so 15 s per server and scenario)
+ *   --rounds N          alternating pass-through/proxy rounds (default 3)
+ *   --quick             smoke check: 1 s runs, 1 round, short warm-up (writes results/quick.*)
+ *   --scenario A[,B]    json-c1, json-c64, stream-c1, stream-c64, tools-history (default: all)
+ *   --chunks N          content chunks per streamed reply (default 50)
+ *   --latency-ms MS     mock delay before each reply (default 0)
+ *   --chunk-delay-ms MS mock delay between stream chunks (default 0)
+ *   --out NAME          results file name (default: latest for a full run, else quick / partial)
+ *   --cpu-prof DIR      run the proxy with --cpu-prof; summarise with bench/profile-summary.mjs
  *
  * Output: a Markdown report on stdout and in bench/results/<out>.md, the raw numbers in
- * bench/results/<out>.json (<out> is `latest` for a full default run).
+ * bench/results/<out>.json. Only 127.0.0.1; every server is killed on exit, ctrl-c or a crash.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,16 +53,16 @@ if (flags.help) {
   process.stdout.write(
     `${readFileSync(fileURLToPath(import.meta.url), 'utf8')
       .split('\n')
-      .slice(0, 13)
+      .slice(0, 21)
       .join('\n')}\n`,
   );
   process.exit(0);
 }
 const quick = flags.quick === true;
 const opts = {
-  duration: Number(flags.duration ?? (quick ? 1 : 8)),
+  duration: Number(flags.duration ?? (quick ? 1 : 5)),
   warmup: quick ? 0.5 : 2,
-  rounds: Number(flags.rounds ?? (quick ? 1 : 2)),
+  rounds: Number(flags.rounds ?? (quick ? 1 : 3)),
   ttfeRequests: quick ? 50 : 400,
   coldStarts: quick ? 1 : 5,
   chunks: Number(flags.chunks),
@@ -718,6 +726,16 @@ function render(report) {
     const digits = t.unit === 'x' ? 2 : t.unit === 'ms' && t.limit < 10 ? 3 : 0;
     lines.push(
       `| ${t.name} | ${f(t.value, digits)} ${t.unit} | ${t.op} ${t.limit} ${t.unit} | ${t.result} |`,
+    );
+  }
+  const cpu = report.scenarios.map((sc) => {
+    const t = sc.targets;
+    return `${sc.name} ${f(t['llm-proxy'].cpuUsPerRequest / t['pass-through'].cpuUsPerRequest)}x`;
+  });
+  if (cpu.length > 0) {
+    lines.push(
+      '',
+      `Server CPU per request, llm-proxy / pass-through (less disturbed by other load): ${cpu.join(', ')}.`,
     );
   }
   return `${lines.join('\n')}\n`;

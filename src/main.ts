@@ -126,7 +126,7 @@ export interface Running extends Server {
 
 /** Starts the proxy (and its admin listener, if configured) and resolves once they listen. */
 export async function start(config: Config, logger: Logger): Promise<Running> {
-  const server = buildServer({ config, logger });
+  const server = await buildServer({ config, logger });
   const url = await listen(server.app, config.server.host, config.server.port);
   const admin = config.server.admin;
   const adminUrl = server.admin && admin ? await listen(server.admin, admin.host, admin.port) : null;

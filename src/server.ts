@@ -4,11 +4,10 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Config } from './config.js';
-import { InvalidRequestError, RouteNotFoundError, toErrorBody, toProxyError } from './errors.js';
+import { RouteNotFoundError, toErrorBody, toProxyError } from './errors.js';
 import { ApiKeyCheck, bearerToken } from './http/auth.js';
 import { decodingErrorOf, registerDecompression } from './http/decompress.js';
 import { logRequest, newProxyLog, type ProxyLog } from './http/request-log.js';
-import { describeValidationError } from './http/request-schema.js';
 import type { Logger } from './logging-config.js';
 import { Metrics } from './metrics.js';
 import { type ReadinessCheck, registerHealthRoutes } from './routes/health.js';
@@ -37,7 +36,7 @@ export interface Server {
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-export function buildServer({ config, logger, readiness = [] }: ServerDeps): Server {
+export async function buildServer({ config, logger, readiness = [] }: ServerDeps): Promise<Server> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request, written by the onResponse hook below, instead of Fastify's two.
@@ -48,13 +47,10 @@ export function buildServer({ config, logger, readiness = [] }: ServerDeps): Ser
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : newId('req');
     },
-    ajv: {
-      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true },
-    },
     return503OnClosing: true,
   });
   const metrics = new Metrics();
-  const store = createStore(config.store);
+  const store = await createStore(config.store);
   const proxy = new LlmProxy(config, logger, metrics, new ResponseHistory(store));
   const auth = new ApiKeyCheck(config.auth.apiKeys);
 
@@ -72,11 +68,6 @@ export function buildServer({ config, logger, readiness = [] }: ServerDeps): Ser
   });
 
   registerDecompression(app);
-
-  app.setSchemaErrorFormatter((errors) => {
-    const { param, message } = describeValidationError(errors);
-    return new InvalidRequestError(message, param || null, validationCode(errors));
-  });
 
   app.setErrorHandler((err, request, reply) => {
     if (isAbort(err) && reply.raw.destroyed) {
@@ -134,15 +125,6 @@ function isApiRoute(url: string): boolean {
 function isAbort(err: unknown): boolean {
   const e = err as { name?: string; code?: string } | null;
   return e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED';
-}
-
-/** The OpenAI error code for the schema error `describeValidationError` reports (the deepest one). */
-function validationCode(errors: ReadonlyArray<{ instancePath: string; keyword: string }>): string {
-  const sorted = [...errors].sort((a, b) => b.instancePath.length - a.instancePath.length);
-  const keyword = (sorted.find((e) => e.keyword !== 'anyOf') ?? sorted[0])?.keyword;
-  if (keyword === 'required') return 'missing_required_parameter';
-  if (keyword === 'type') return 'invalid_type';
-  return 'invalid_value';
 }
 
 function describeCause(err: unknown): string | null {

@@ -228,6 +228,21 @@ models = ["Qwen/*"]
     expect(c.targets[0]?.name).toBe(name);
   });
 
+  it('[auth] reasoning_key_env: the secret that seals reasoning, read from the environment', () => {
+    const c = parseConfig(`[auth]\nreasoning_key_env = "SEAL_KEY"\n${TARGET}`, SOURCE, { SEAL_KEY: 'k-123' });
+    expect(c.reasoningKey).toBe('k-123');
+    expect(parseConfig(TARGET, SOURCE, {}).reasoningKey).toBeNull();
+  });
+
+  it.each([
+    ['unset', {}],
+    ['empty', { SEAL_KEY: '' }],
+  ])('[auth] reasoning_key_env naming an %s variable is an error', (_label, env) => {
+    expect(() => parseConfig(`[auth]\nreasoning_key_env = "SEAL_KEY"\n${TARGET}`, SOURCE, env)).toThrow(
+      /^conf\/test\.toml: auth\.reasoning_key_env: environment variable SEAL_KEY is not set$/,
+    );
+  });
+
   it('returns a deeply frozen object', () => {
     const c = parseConfig(
       `${TARGET}models = ["a"]\nheaders = { X = "y" }\nmodel_map = { a = "b" }\n`,

@@ -1,14 +1,15 @@
 /**
  * Request bodies with `Content-Encoding: gzip | deflate | br | zstd` (Codex compresses its large
  * requests) are decompressed as they stream in; the body limit then applies to the decompressed
- * bytes, so a small compressed bomb cannot expand past it. zstd uses Node's zlib where it has it
- * (22.15+) and the pure-JS fzstd decoder on Node 20.
+ * bytes (and to the raw ones), so a small compressed bomb cannot expand past it: decoding stops
+ * the moment the limit is crossed, and the request is a 413. zstd uses Node's zlib where it has
+ * it (22.15+) and the pure-JS fzstd decoder on Node 20.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Decompress as ZstdDecoder } from 'fzstd';
-import { ProxyError } from '../errors.js';
+import { PayloadTooLargeError, ProxyError } from '../errors.js';
 
 type Decoder = NodeJS.ReadWriteStream & Transform;
 
@@ -31,8 +32,13 @@ export class InvalidEncodingError extends ProxyError {
   }
 }
 
-/** A decoder for one content-coding, or null for identity. */
-export function decoderFor(encoding: string): Decoder | null {
+/**
+ * A decoder for one content-coding, or null for identity. `outputLimit` bounds what the pure-JS
+ * zstd decoder may produce: it decodes a whole chunk synchronously, so it must stop itself (an
+ * RLE block turns 4 bytes into 128 KiB); the zlib decoders work in small asynchronous steps and
+ * are stopped by the caller.
+ */
+export function decoderFor(encoding: string, outputLimit = Number.POSITIVE_INFINITY): Decoder | null {
   switch (encoding) {
     case '':
     case 'identity':
@@ -47,41 +53,91 @@ export function decoderFor(encoding: string): Decoder | null {
       return zlib.createBrotliDecompress();
     case 'zstd': {
       const native = (zlib as unknown as { createZstdDecompress?: () => Decoder }).createZstdDecompress;
-      return native ? native() : new ZstdTransform();
+      return native ? native() : new ZstdTransform(outputLimit);
     }
     default:
       throw new UnsupportedEncodingError(encoding);
   }
 }
 
+/** Thrown inside the zstd decoder's output callback to stop it mid-chunk. */
+class OutputLimitReached extends Error {}
+
 class ZstdTransform extends Transform {
-  private readonly decoder = new ZstdDecoder((data) => {
-    this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-  });
+  private produced = 0;
+  private readonly decoder: ZstdDecoder;
+
+  constructor(private readonly outputLimit: number) {
+    super();
+    this.decoder = new ZstdDecoder((data) => {
+      this.produced += data.byteLength;
+      if (this.destroyed || this.produced > this.outputLimit) throw new OutputLimitReached();
+      this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    });
+  }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    try {
-      this.decoder.push(chunk);
-      done();
-    } catch (err) {
-      done(err as Error);
-    }
+    this.decode(chunk, false, done);
   }
 
   override _flush(done: TransformCallback): void {
+    this.decode(new Uint8Array(0), true, done);
+  }
+
+  private decode(chunk: Uint8Array, last: boolean, done: TransformCallback): void {
     try {
-      this.decoder.push(new Uint8Array(0), true);
+      this.decoder.push(chunk, last);
       done();
     } catch (err) {
-      done(err as Error);
+      done(err instanceof OutputLimitReached ? new PayloadTooLargeError(this.outputLimit) : (err as Error));
     }
   }
 }
 
-const decodingErrors = new WeakMap<FastifyRequest, InvalidEncodingError>();
+/**
+ * The stream the body parser reads: passes the decoded bytes through while they (and the raw
+ * bytes) stay within the limit. `receivedEncodedLength` is the raw byte count Fastify also checks.
+ */
+class BodyGuard extends Transform {
+  receivedEncodedLength = 0;
+  private received = 0;
+  private start: (() => void) | null;
 
-/** The decoding failure behind a request's body error, if there was one. */
-export function decodingErrorOf(request: FastifyRequest): InvalidEncodingError | undefined {
+  constructor(
+    private readonly limit: number,
+    private readonly onExceeded: () => void,
+    start: () => void,
+  ) {
+    super();
+    this.start = start;
+  }
+
+  /**
+   * Nothing is decoded before the body parser reads: it listens for `error` only from then on,
+   * and a decoding error emitted earlier would go unheard.
+   */
+  override _read(size: number): void {
+    const start = this.start;
+    this.start = null;
+    start?.();
+    super._read(size);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.received += chunk.length;
+    if (this.received > this.limit) {
+      done();
+      this.onExceeded();
+      return;
+    }
+    done(null, chunk);
+  }
+}
+
+const decodingErrors = new WeakMap<FastifyRequest, ProxyError>();
+
+/** The decoding failure (bad data, or too large once decoded) behind a request's body error. */
+export function decodingErrorOf(request: FastifyRequest): ProxyError | undefined {
   return decodingErrors.get(request);
 }
 
@@ -89,24 +145,52 @@ export function registerDecompression(app: FastifyInstance): void {
   app.addHook('preParsing', async (request, _reply, payload) => {
     const header = request.headers['content-encoding'];
     if (typeof header !== 'string') return payload;
+    const limit = request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit ?? Number.POSITIVE_INFINITY;
     // Several codings apply in order; undo them last to first.
     const codings = header
       .split(',')
       .map((c) => c.trim().toLowerCase())
-      .filter((c) => c !== '' && c !== 'identity');
-    let stream: NodeJS.ReadableStream = payload;
-    for (const coding of codings.reverse()) {
-      const decoder = decoderFor(coding);
-      if (decoder === null) continue;
-      decoder.once('error', (err: Error) => {
-        // The body parser reports the decoder's own error; the error handler asks here for what it meant.
-        decodingErrors.set(request, new InvalidEncodingError(coding, err.message));
-      });
-      stream = stream.pipe(decoder);
+      .filter((c) => c !== '' && c !== 'identity')
+      .reverse();
+    const decoders: Array<{ coding: string; decoder: Decoder }> = [];
+    for (const coding of codings) {
+      const decoder = decoderFor(coding, limit);
+      if (decoder !== null) decoders.push({ coding, decoder });
     }
+    if (decoders.length === 0) return payload;
+
+    let failed = false;
+    // Stops decoding at once (a bomb must not keep a core busy after the reply), drains what the
+    // client still sends without decoding it, and fails the body with `error`.
+    const fail = (error: ProxyError) => {
+      if (failed) return;
+      failed = true;
+      decodingErrors.set(request, error);
+      payload.unpipe();
+      for (const { decoder } of decoders) {
+        decoder.unpipe();
+        decoder.destroy();
+      }
+      payload.resume();
+      guard.destroy(error);
+    };
+    const start = () => {
+      payload.on('data', (chunk: Buffer) => {
+        guard.receivedEncodedLength += chunk.length;
+        if (guard.receivedEncodedLength > limit) fail(new PayloadTooLargeError(limit));
+      });
+      let stream: NodeJS.ReadableStream = payload;
+      for (const { coding, decoder } of decoders) {
+        decoder.on('error', (err: Error) => {
+          fail(err instanceof ProxyError ? err : new InvalidEncodingError(coding, err.message));
+        });
+        stream = stream.pipe(decoder);
+      }
+      stream.pipe(guard);
+    };
+    const guard = new BodyGuard(limit, () => fail(new PayloadTooLargeError(limit)), start);
     // The body limit now counts decompressed bytes; the length header described the compressed ones.
     delete request.headers['content-length'];
-    (stream as unknown as { receivedEncodedLength: number }).receivedEncodedLength = 0;
-    return stream;
+    return guard;
   });
 }

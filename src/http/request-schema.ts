@@ -1,7 +1,8 @@
 /**
- * The JSON schema Fastify compiles once for `POST /v1/responses`: the types of the top-level
- * fields, so a wrong type is a 400 naming the field before any translation runs. It checks
- * types, not values the spec may grow (new enum members pass through), and allows unknown fields.
+ * The JSON schema of `POST /v1/responses` (checked by request-validator.ts): the types of the
+ * top-level fields, so a wrong type is a 400 naming the field before any translation runs. It
+ * checks types, not values the spec may grow (new enum members pass through), and allows unknown
+ * fields.
  */
 const nullable = (schema: Record<string, unknown>) => ({ anyOf: [schema, { type: 'null' }] });
 const object = { type: 'object' };

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { toProxyError } from '../errors.js';
-import { responsesRequestSchema } from '../http/request-schema.js';
+import { validateRequestBody } from '../http/request-validator.js';
 import type { LlmProxy, PreparedCall } from '../services/llm-proxy.js';
 import { type RelayOutcome, relayStream } from '../stream/sse-relay.js';
 import { StreamTranslator } from '../stream/stream-translator.js';
@@ -25,6 +25,7 @@ export function registerResponsesRoutes(
   options: ResponsesRouteOptions,
 ): void {
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    validateRequestBody(request.body);
     const body = request.body as ResponsesRequest;
     const ignored = unknownFields(body);
     if (ignored.length > 0) request.log.debug({ ignored }, 'ignored request fields not in the spec');
@@ -90,9 +91,8 @@ export function registerResponsesRoutes(
     options.logStream(request, outcome === 'client_closed' ? 499 : 200);
   };
 
-  const routeOptions = { schema: { body: responsesRequestSchema } };
-  app.post('/v1/responses', routeOptions, handler);
-  app.post('/response', routeOptions, handler);
+  app.post('/v1/responses', handler);
+  app.post('/response', handler);
 }
 
 /** Aborts the upstream call as soon as the client goes away before its reply is complete. */

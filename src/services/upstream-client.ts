@@ -14,6 +14,7 @@ import {
   UpstreamUnreachableError,
 } from '../errors.js';
 import { redactSecrets } from '../logging-config.js';
+import { DeadlineWatchdog } from './deadline-watchdog.js';
 
 type Body = AsyncIterable<Buffer> & {
   text(): Promise<string>;
@@ -28,6 +29,9 @@ export interface UpstreamReply {
   /** Maps an error met while reading this reply's body (reset, idle or total timeout). */
   failure(err: unknown): Error;
 }
+
+/** The abort reason when an exchange outlives `timeouts.total`. */
+export const TOTAL_TIMEOUT = Object.freeze(new Error('the upstream exchange exceeded its total timeout'));
 
 /** Cap on how much of an upstream error body is read and quoted. */
 const MAX_ERROR_BODY = 64 * 1024;
@@ -57,7 +61,10 @@ export class UpstreamClient {
   private next = 0;
   private readonly headers: Record<string, string>;
 
-  constructor(readonly target: TargetConfig) {
+  constructor(
+    readonly target: TargetConfig,
+    private readonly watchdog: DeadlineWatchdog = new DeadlineWatchdog(),
+  ) {
     this.endpoints = target.baseUrls.map((u) => new Endpoint(u, target));
     this.headers = { ...target.headers, 'content-type': 'application/json' };
     if (target.apiKey !== null) this.headers.authorization = `Bearer ${target.apiKey}`;
@@ -74,15 +81,27 @@ export class UpstreamClient {
     clientKey?: string | null,
   ): Promise<UpstreamReply> {
     const endpoint = this.pick();
-    const total = AbortSignal.timeout(this.target.timeouts.totalMs);
-    const combined = AbortSignal.any([signal, total]);
+    // The caller's signal (client gone) and the total deadline both end the exchange.
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal.reason);
+    if (signal.aborted) controller.abort(signal.reason);
+    else signal.addEventListener('abort', onAbort, { once: true });
+    const cancelDeadline = this.watchdog.watch(this.target.timeouts.totalMs, () =>
+      controller.abort(TOTAL_TIMEOUT),
+    );
+    const release = () => {
+      cancelDeadline();
+      signal.removeEventListener('abort', onAbort);
+    };
     const headers: Record<string, string> = {
       ...this.headers,
       accept: stream ? 'text/event-stream' : 'application/json',
     };
     if (this.target.forwardClientKey && clientKey) headers.authorization = `Bearer ${clientKey}`;
     const failure = (err: unknown): Error => {
-      if (total.aborted && !signal.aborted) return new UpstreamTimeoutError(this.target.name, 'total', err);
+      if (controller.signal.reason === TOTAL_TIMEOUT && !signal.aborted) {
+        return new UpstreamTimeoutError(this.target.name, 'total', err);
+      }
       const mapped = this.transportError(err);
       // A host that refuses or drops connections is skipped for a while, not waited on again.
       if (
@@ -100,8 +119,10 @@ export class UpstreamClient {
         path: endpoint.path,
         headers,
         body,
-        signal: combined,
+        signal: controller.signal,
       });
+      // The deadline stays armed until the body is fully read (or dropped).
+      res.body.once('close', release);
       // undici reports the status as `statusCode`.
       reply = {
         status: res.statusCode,
@@ -110,6 +131,7 @@ export class UpstreamClient {
         failure,
       };
     } catch (err) {
+      release();
       throw failure(err);
     }
     if (reply.status < 200 || reply.status >= 300) {

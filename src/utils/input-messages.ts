@@ -93,7 +93,7 @@ class ItemConverter {
         case 'item_reference':
           throw new UnsupportedParameterError(
             at,
-            `${at}: item_reference needs stored responses, which this proxy does not keep yet; send the item itself.`,
+            `${at}: item_reference could not be resolved here (no response store); send the item itself.`,
             'unsupported_value',
           );
         default:

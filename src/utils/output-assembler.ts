@@ -344,7 +344,14 @@ export class OutputAssembler {
       this.emit?.({
         type: 'response.output_item.added',
         output_index: call.outputIndex,
-        item: { id: call.id, type: 'custom_tool_call', call_id: call.callId, name: identity.name, input: '' },
+        item: {
+          id: call.id,
+          type: 'custom_tool_call',
+          call_id: call.callId,
+          name: identity.name,
+          input: '',
+          ...(identity.namespace === undefined ? {} : { namespace: identity.namespace }),
+        },
       });
       return;
     }
@@ -385,6 +392,7 @@ export class OutputAssembler {
         call_id: call.callId as string,
         name: identity.name,
         input,
+        ...(identity.namespace === undefined ? {} : { namespace: identity.namespace }),
       };
       this.emit?.({ type: 'response.output_item.done', output_index: outputIndex, item });
       this.items.push(item);

@@ -182,8 +182,14 @@ function formatToolChoice(
     return { tools, toolChoice: choice };
   }
   const c = choice as Record<string, unknown>;
-  if (c.type === 'custom' && typeof c.name === 'string' && codec.decode(c.name).kind === 'custom') {
+  if (c.type === 'custom') {
     // A custom tool is a function upstream: choosing it is choosing that function.
+    if (typeof c.name !== 'string' || !codec.has(c.name) || codec.decode(c.name).kind !== 'custom') {
+      throw new InvalidRequestError(
+        `tool_choice names custom tool '${String(c.name)}', which is not among the tools.`,
+        'tool_choice.name',
+      );
+    }
     return { tools, toolChoice: { type: 'function', function: { name: c.name } } };
   }
   if (c.type === 'function') {
@@ -199,9 +205,13 @@ function formatToolChoice(
     const mode = c.mode === 'required' ? 'required' : 'auto';
     const allowed = new Set<string>();
     (Array.isArray(c.tools) ? c.tools : []).forEach((t: Record<string, unknown>, i: number) => {
-      if (t?.type !== 'function' || typeof t.name !== 'string' || !names.has(t.name)) {
+      if (
+        (t?.type !== 'function' && t?.type !== 'custom') ||
+        typeof t.name !== 'string' ||
+        !names.has(t.name)
+      ) {
         throw new InvalidRequestError(
-          `tool_choice.tools[${i}] must name one of the function tools.`,
+          `tool_choice.tools[${i}] must name one of the function or custom tools.`,
           `tool_choice.tools[${i}]`,
         );
       }

@@ -2,9 +2,9 @@
  * Responses tools <-> Chat Completions functions, per request.
  *
  * - `function` tools pass as they are.
- * - `namespace` tools (Codex) are flattened: each member function is offered as `NS__NAME`
- *   (chat names allow only `[a-zA-Z0-9_-]{1,64}`), and calls come back as `function_call` items
- *   with `name` and `namespace` as the client sent them.
+ * - `namespace` tools (Codex) are flattened: each member (function or custom) is offered as
+ *   `NS__NAME` (chat names allow only `[a-zA-Z0-9_-]{1,64}`), and calls come back as
+ *   `function_call` / `custom_tool_call` items with `name` and `namespace` as the client sent them.
  * - `custom` tools (freeform text input, optional grammar) become a function taking one string
  *   argument, `input`; calls come back as `custom_tool_call` items with that `input`.
  * - hosted tools (web_search, file_search, …) cannot run on a chat upstream: `reject` answers 400,
@@ -91,21 +91,22 @@ export class ToolCodec {
     );
   }
 
-  private addCustom(tool: Record<string, unknown>, at: string): void {
-    if (typeof tool.name !== 'string' || !CHAT_NAME.test(tool.name)) {
+  private addCustom(tool: Record<string, unknown>, at: string, namespace?: string): void {
+    if (typeof tool.name !== 'string' || (namespace === undefined && !CHAT_NAME.test(tool.name))) {
       throw new InvalidRequestError(
         `${at}.name must be 1-64 letters, digits, '_' or '-'.`,
         `${at}.name`,
         'invalid_value',
       );
     }
+    const chatName = namespace === undefined ? tool.name : namespacedName(namespace, tool.name);
     const format = tool.format as { type?: string; syntax?: string; definition?: string } | undefined;
     const grammar =
       format?.type === 'grammar' && typeof format.definition === 'string'
         ? ` It must follow this ${format.syntax ?? ''} grammar:\n${format.definition}`
         : '';
     const fn: ChatCompletionFunctionTool['function'] = {
-      name: tool.name,
+      name: chatName,
       parameters: {
         type: 'object',
         properties: {
@@ -116,7 +117,12 @@ export class ToolCodec {
       },
     };
     if (typeof tool.description === 'string') fn.description = tool.description;
-    this.add(tool.name, { kind: 'custom', name: tool.name }, fn, at);
+    this.add(
+      chatName,
+      { kind: 'custom', name: tool.name, ...(namespace === undefined ? {} : { namespace }) },
+      fn,
+      at,
+    );
   }
 
   private addNamespace(tool: Record<string, unknown>, at: string): void {
@@ -126,14 +132,15 @@ export class ToolCodec {
     const members = Array.isArray(tool.tools) ? tool.tools : [];
     members.forEach((m, j) => {
       const member = m as Record<string, unknown>;
-      if (member?.type !== 'function') {
+      if (member?.type === 'function') this.addFunction(member, `${at}.tools[${j}]`, tool.name as string);
+      else if (member?.type === 'custom') this.addCustom(member, `${at}.tools[${j}]`, tool.name as string);
+      else {
         throw new UnsupportedParameterError(
           `${at}.tools[${j}].type`,
-          `${at}.tools[${j}]: only function tools can be offered from a namespace.`,
+          `${at}.tools[${j}]: only function and custom tools can be offered from a namespace.`,
           'unsupported_value',
         );
       }
-      this.addFunction(member, `${at}.tools[${j}]`, tool.name as string);
     });
   }
 

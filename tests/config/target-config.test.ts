@@ -171,6 +171,18 @@ describe('bad target configuration: one line naming the file, the key and the fi
       /^expected one of "json_schema", "json_object", "none", got boolean true$/,
     ],
     [
+      'bad hosted_tools',
+      `${A}hosted_tools = "ignore"\n`,
+      'targets.a.hosted_tools',
+      /^expected one of "reject", "drop", got the string "ignore"$/,
+    ],
+    [
+      'bad hosted_tools in [defaults]',
+      `[defaults]\nhosted_tools = false\n${A}`,
+      'defaults.hosted_tools',
+      /^expected one of "reject", "drop", got boolean false$/,
+    ],
+    [
       'bad max_tokens_field in [defaults]',
       `[defaults]\nmax_tokens_field = "max_new_tokens"\n${A}`,
       'defaults.max_tokens_field',
@@ -583,6 +595,13 @@ forward_client_key = false
       forwardClientKey: false,
       ca: readFileSync(ca, 'utf8'),
     });
+  });
+
+  it('hosted_tools: drop by default (Codex always offers web_search), reject from [defaults], a target wins', () => {
+    expect(targetsOf(A).a?.hostedTools).toBe('drop');
+    const { a, b } = targetsOf(`[defaults]\nhosted_tools = "reject"\n${A}${B}hosted_tools = "drop"\n`);
+    expect(a?.hostedTools).toBe('reject');
+    expect(b?.hostedTools).toBe('drop');
   });
 
   it('gives a target without [defaults] the built-in dialect', () => {

@@ -152,7 +152,10 @@ describe('OpenAI Agents SDK (JS) through the proxy', () => {
 
   it('works with an explicit OpenAIResponsesModel(client, model)', async () => {
     scriptToolThenText('call_ag_3', 'Lima', 'Sunny in Lima.');
-    const result = await run(weatherAgent(new OpenAIResponsesModel(client, 'test-model')), 'Weather in Lima?');
+    const result = await run(
+      weatherAgent(new OpenAIResponsesModel(client, 'test-model')),
+      'Weather in Lima?',
+    );
     expect(result.finalOutput).toBe('Sunny in Lima.');
     expect(upstream.requests.map((r) => r.body.model)).toEqual(['test-model', 'test-model']);
     expectToolTurn('call_ag_3', 'get_weather', 'Lima');
@@ -204,7 +207,11 @@ describe('OpenAI Agents SDK (JS) through the proxy', () => {
         role: 'assistant',
         content: null,
         tool_calls: [
-          { id: 'call_pr_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+          {
+            id: 'call_pr_1',
+            type: 'function',
+            function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+          },
         ],
       },
       { role: 'tool', tool_call_id: 'call_pr_1', content: 'Sunny in Paris, 21C' },
@@ -214,7 +221,11 @@ describe('OpenAI Agents SDK (JS) through the proxy', () => {
         role: 'assistant',
         content: null,
         tool_calls: [
-          { id: 'call_pr_2', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Rome"}' } },
+          {
+            id: 'call_pr_2',
+            type: 'function',
+            function: { name: 'get_weather', arguments: '{"city":"Rome"}' },
+          },
         ],
       },
       { role: 'tool', tool_call_id: 'call_pr_2', content: 'Sunny in Rome, 21C' },

@@ -79,7 +79,9 @@ const SECOND_STEP_MESSAGES = [
     role: 'assistant',
     content: 'Let me check.',
     reasoning_content: 'The user wants the weather; call the tool.',
-    tool_calls: [{ id: 'call_ai_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }],
+    tool_calls: [
+      { id: 'call_ai_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } },
+    ],
   },
   { role: 'tool', tool_call_id: 'call_ai_1', content: '{"forecast":"Sunny in Paris"}' },
 ];

@@ -76,7 +76,10 @@ export async function ensureCodex(): Promise<CodexProbe> {
   try {
     const { stdout } = await run(BIN(CODEX_DIR), ['--version'], { timeout: 60_000 });
     if (!stdout.includes(CODEX_VERSION)) {
-      return { ok: false, reason: `codex --version printed ${JSON.stringify(stdout.trim())}, not ${CODEX_VERSION}` };
+      return {
+        ok: false,
+        reason: `codex --version printed ${JSON.stringify(stdout.trim())}, not ${CODEX_VERSION}`,
+      };
     }
   } catch (err) {
     return {

@@ -53,11 +53,34 @@ export function schemaErrors(spec: 'openai' | 'open-responses', schema: string, 
   );
 }
 
+/**
+ * What OpenAI's spec defines and Open Responses does not: custom tool call items, and tools other
+ * than functions (custom, namespace, hosted). Those are checked against OpenAI's schema only;
+ * Open Responses checks the rest of the same Response.
+ */
+export const OPENAI_ONLY_ITEM_TYPES: ReadonlySet<string> = new Set(['custom_tool_call']);
+
+const openAIOnly = (item: unknown) =>
+  OPENAI_ONLY_ITEM_TYPES.has(String((item as { type?: unknown } | null)?.type));
+
+/** The Response as far as Open Responses defines it. */
+function forOpenResponses(response: unknown): unknown {
+  if (typeof response !== 'object' || response === null) return response;
+  const r = response as { output?: unknown; tools?: unknown };
+  return {
+    ...r,
+    ...(Array.isArray(r.output) ? { output: r.output.filter((i) => !openAIOnly(i)) } : {}),
+    ...(Array.isArray(r.tools)
+      ? { tools: r.tools.filter((t) => (t as { type?: unknown } | null)?.type === 'function') }
+      : {}),
+  };
+}
+
 /** Throws with every schema error when a Response fails either spec. */
 export function assertValidResponse(response: unknown): void {
   const errors = [
     ...schemaErrors('openai', 'Response', response),
-    ...schemaErrors('open-responses', 'ResponseResource', response),
+    ...schemaErrors('open-responses', 'ResponseResource', forOpenResponses(response)),
   ];
   if (errors.length > 0)
     throw new Error(`Response does not match the specs:\n${errors.slice(0, 20).join('\n')}`);
@@ -86,7 +109,12 @@ const OPEN_RESPONSES_EVENTS: Record<string, string> = {
 export function assertValidEvent(event: { type: string }): void {
   const errors = schemaErrors('openai', 'ResponseStreamEvent', event);
   const orSchema = OPEN_RESPONSES_EVENTS[event.type];
-  if (orSchema) errors.push(...schemaErrors('open-responses', orSchema, event));
+  const item = (event as { item?: unknown }).item;
+  if (orSchema && !openAIOnly(item)) {
+    const response = (event as { response?: unknown }).response;
+    const e = response === undefined ? event : { ...event, response: forOpenResponses(response) };
+    errors.push(...schemaErrors('open-responses', orSchema, e));
+  }
   if (errors.length > 0) {
     throw new Error(`event ${event.type} does not match the specs:\n${errors.slice(0, 20).join('\n')}`);
   }

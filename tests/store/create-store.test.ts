@@ -12,7 +12,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('createStore', () => {
   it('builds a memory store with its bounds', async () => {
-    const store = createStore({
+    const store = await createStore({
       backend: 'memory',
       ttlMs: 60_000,
       maxEntries: 1,
@@ -30,7 +30,7 @@ describe('createStore', () => {
 
   it('builds a SQLite store at the configured path, with its size cap', async () => {
     const path = join(dir, 'sub', 'store.sqlite');
-    const store = createStore({ backend: 'sqlite', path, ttlMs: 60_000, maxResponseBytes: 4096 });
+    const store = await createStore({ backend: 'sqlite', path, ttlMs: 60_000, maxResponseBytes: 4096 });
     try {
       expect(store.kind).toBe('sqlite');
       expect(existsSync(path)).toBe(true);

@@ -83,7 +83,7 @@ describe('RedisStore on a real Redis', () => {
   });
 
   it('is what createStore builds for backend = "redis"', async () => {
-    const store = createStore({
+    const store = await createStore({
       backend: 'redis',
       url: REDIS_URL,
       keyPrefix: prefix,

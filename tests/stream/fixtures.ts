@@ -292,13 +292,19 @@ export function checkStream(events: readonly Json[]): Json {
     if (e.type === 'response.output_item.added') {
       expect(open, `item ${e.output_index} added while ${open?.item.id} is open`).toBeNull();
       expect(e.output_index).toBe(done.length);
-      expect(e.item.status).toBe('in_progress');
       expect(typeof e.item.id === 'string' && e.item.id !== '').toBe(true);
-      if (e.item.type === 'function_call') {
+      if (e.item.type === 'custom_tool_call') {
+        // OpenAI's custom tool call item has no status; its input streams in its own events.
+        expect(e.item.input).toBe('');
+        expect(e.item.name).not.toBe('');
+        expect(e.item.call_id).not.toBe('');
+      } else if (e.item.type === 'function_call') {
+        expect(e.item.status).toBe('in_progress');
         expect(e.item.arguments).toBe('');
         expect(e.item.name).not.toBe('');
         expect(e.item.call_id).not.toBe('');
       } else {
+        expect(e.item.status).toBe('in_progress');
         expect(e.item.content).toEqual([]);
       }
       open = { item: structuredClone(e.item), parts: [] as Json[], args: '' };
@@ -353,10 +359,25 @@ export function checkStream(events: readonly Json[]): Json {
         expect(e.arguments).toBe(open.args);
         expect(e.name).toBe(open.item.name);
         break;
+      case 'response.custom_tool_call_input.delta':
+        expect(open.item.type).toBe('custom_tool_call');
+        expect(e.delta).not.toBe('');
+        open.args += e.delta;
+        break;
+      case 'response.custom_tool_call_input.done':
+        expect(open.item.type).toBe('custom_tool_call');
+        expect(e.input).toBe(open.args);
+        break;
       case 'response.output_item.done': {
         expect(openPart).toBeNull();
         expect(e.item.id).toBe(open.item.id);
         expect(e.item.type).toBe(open.item.type);
+        if (open.item.type === 'custom_tool_call') {
+          expect(e.item).toEqual({ ...open.item, input: open.args });
+          done.push(e.item);
+          open = null;
+          break;
+        }
         expect(['completed', 'incomplete']).toContain(e.item.status);
         if (open.item.type === 'function_call') {
           expect(e.item).toMatchObject({

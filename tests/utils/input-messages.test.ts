@@ -978,12 +978,6 @@ describe('buildMessages: other items and malformed input', () => {
       'input[0].type',
       'unsupported_value',
     ],
-    [
-      'a custom_tool_call',
-      { type: 'custom_tool_call', call_id: 'c', name: 'x', input: '' },
-      'input[0].type',
-      'unsupported_value',
-    ],
     ['an item without type or role', { content: 'hi' }, 'input[0].type', 'unsupported_value'],
     ['a message with an unknown role', { role: 'critic', content: 'hi' }, 'input[0].role', 'invalid_value'],
     ['a message without content', { role: 'user' }, 'input[0].content', 'invalid_value'],

@@ -227,9 +227,7 @@ describe('formatChatRequest: tools', () => {
     'shell',
     'apply_patch',
     'tool_search',
-    'custom',
-    'namespace',
-  ])('rejects the hosted or non-function tool type %s', (type) => {
+  ])('rejects the hosted tool type %s (the default policy of formatChatRequest)', (type) => {
     const err = expectFormatError(
       { input: USER, tools: [fnTool('ok'), { type, name: 'x' }] },
       'tools[1].type',
@@ -379,7 +377,6 @@ describe('formatChatRequest: tool_choice', () => {
     { type: 'code_interpreter' },
     { type: 'image_generation' },
     { type: 'mcp', server_label: 'srv' },
-    { type: 'custom', name: 'apply_patch' },
     { type: 'apply_patch' },
     { type: 'shell' },
     { type: 'programmatic_tool_calling' },
