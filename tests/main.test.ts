@@ -517,13 +517,6 @@ describe('request errors', () => {
     expect(e.code).toBe('unsupported_value');
     expect(e.type).toBe('invalid_request_error');
   });
-
-  // Streaming is being added; this documents the current refusal and is re-enabled with it.
-  it.skip('stream: true -> 400 param stream (until streaming lands)', async () => {
-    const res = await post('/v1/responses', { model: 'test-model', input: 'Hi', stream: true });
-    expect(res.status).toBe(400);
-    expect(res.json.error).toMatchObject({ param: 'stream' });
-  });
 });
 
 describe('upstream errors', () => {

@@ -50,27 +50,29 @@ export function logRequest(request: FastifyRequest, status: number, metrics: Met
   const route = request.routeOptions.url ?? 'unmatched';
   const target = log.call?.target ?? null;
   const upstreamMs = log.call?.upstreamMs ?? null;
-  request.log.info(
-    {
-      method: request.method,
-      route,
-      status,
-      ms: round(ms),
-      model: log.model,
-      stream: log.stream,
-      ...(log.outcome ? { outcome: log.outcome } : {}),
-      target,
-      attempts: log.call?.attempts ?? 0,
-      upstreamStatus: log.call?.upstreamStatus ?? null,
-      upstreamMs: upstreamMs === null ? null : round(upstreamMs),
-      // What the proxy itself added: everything but the wait on the upstream.
-      proxyMs: upstreamMs === null || log.stream ? null : round(Math.max(0, ms - upstreamMs)),
-      ...(log.firstTokenMs === undefined ? {} : { firstTokenMs: round(log.firstTokenMs) }),
-      usage: log.usage ? { input: log.usage.input_tokens, output: log.usage.output_tokens } : null,
-      ...(log.error ? { error: { code: log.error.code, message: log.error.message } } : {}),
-    },
-    'request',
-  );
+  if ((request.log as unknown as { isLevelEnabled(level: string): boolean }).isLevelEnabled('info')) {
+    request.log.info(
+      {
+        method: request.method,
+        route,
+        status,
+        ms: round(ms),
+        model: log.model,
+        stream: log.stream,
+        ...(log.outcome ? { outcome: log.outcome } : {}),
+        target,
+        attempts: log.call?.attempts ?? 0,
+        upstreamStatus: log.call?.upstreamStatus ?? null,
+        upstreamMs: upstreamMs === null ? null : round(upstreamMs),
+        // What the proxy itself added: everything but the wait on the upstream.
+        proxyMs: upstreamMs === null || log.stream ? null : round(Math.max(0, ms - upstreamMs)),
+        ...(log.firstTokenMs === undefined ? {} : { firstTokenMs: round(log.firstTokenMs) }),
+        usage: log.usage ? { input: log.usage.input_tokens, output: log.usage.output_tokens } : null,
+        ...(log.error ? { error: { code: log.error.code, message: log.error.message } } : {}),
+      },
+      'request',
+    );
+  }
   metrics.inFlight.dec();
   const stream = String(log.stream);
   // The model label only for routed requests: a rejected request's model is whatever the client

@@ -85,7 +85,7 @@ function check(schema: Schema, value: unknown, path: string, errors: SchemaError
         schema.properties && Object.hasOwn(schema.properties, key)
           ? schema.properties[key]
           : schema.additionalProperties;
-      if (sub && !check(sub, v, `${path}/${escape(key)}`, errors)) ok = false;
+      if (sub && !check(sub, v, `${path}/${escapePointer(key)}`, errors)) ok = false;
     }
   }
   return ok;
@@ -117,7 +117,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** JSON Pointer escaping, as in ajv's instancePath. */
-function escape(key: string): string {
+function escapePointer(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 

@@ -33,7 +33,7 @@ export function registerResponsesRoutes(
     request.proxyLog.model = body.model ?? null;
     request.proxyLog.stream = stream;
 
-    const call = await proxy.prepare(body, stream, options.clientKey(request));
+    const call = await proxy.prepare(body, stream, options.clientKey(request), request.log);
     request.proxyLog.call = call.info;
     const abort = abortOnClientClose(reply);
     if (stream) return streamResponse(request, reply, call, abort);

@@ -90,6 +90,8 @@ export class LlmProxy {
     req: ResponsesRequest,
     stream: boolean,
     clientKey: string | null = null,
+    /** The request's logger (with its id), for warnings about this request. */
+    log: Pick<Logger, 'warn'> = this.logger,
   ): Promise<PreparedCall> {
     const route = this.router.route(req.model ?? '');
     assertSupported(req);
@@ -100,7 +102,7 @@ export class LlmProxy {
     const effective = context === null ? req : withContext(req, context);
     const tools = new ToolCodec(req.tools ?? [], route.target.hostedTools);
     if (tools.dropped.length > 0) {
-      this.logger.warn(
+      log.warn(
         { dropped: tools.dropped, target: route.target.name },
         'dropped hosted tools the upstream cannot run',
       );
@@ -146,11 +148,13 @@ export class LlmProxy {
         const chat =
           i === 0
             ? call.chat
-            : this.translate(
+            : // The tools the request was accepted with (and whose calls `call.tools` maps back):
+              // a fallback's own hosted_tools policy must not turn an accepted request into a 400.
+              this.translate(
                 call.req,
                 this.router.routeTo(target, call.route.model),
                 call.stream,
-                new ToolCodec(call.req.tools ?? [], target.hostedTools),
+                call.tools,
               );
         const client = this.clientFor(target);
         const body = JSON.stringify(chat);

@@ -125,9 +125,28 @@ describe('GET /metrics', () => {
     expect([requests, duration, input, output]).toEqual([1, 1, 7, 3]);
   });
 
-  it.todo(
-    'llm_proxy_time_to_first_token_seconds observes streams (not wired: nothing sets proxyLog.firstTokenMs)',
-  );
+  it('llm_proxy_time_to_first_token_seconds observes streams, and the log line carries firstTokenMs', async () => {
+    const [count] = await delta(
+      [['llm_proxy_time_to_first_token_seconds_count', { target: 'mock' }]],
+      async () => {
+        const r = await post(proxy.url, { ...BODY, stream: true });
+        expect(streamEvents(r.text).terminal.type).toBe('response.completed');
+      },
+    );
+    expect(count).toBe(1);
+    const line = proxy.logs.filter((l) => l.msg === 'request' && l.stream === true).at(-1);
+    expect(typeof line?.firstTokenMs).toBe('number');
+    expect(line?.firstTokenMs).toBeGreaterThanOrEqual(0);
+    expect(line?.firstTokenMs).toBeLessThanOrEqual(line?.ms);
+  });
+
+  it('a JSON request does not observe time to first token', async () => {
+    const [count] = await delta(
+      [['llm_proxy_time_to_first_token_seconds_count', { target: 'mock' }]],
+      async () => expect((await post(proxy.url, BODY)).status).toBe(200),
+    );
+    expect(count).toBe(0);
+  });
 
   it('retries and upstream errors are counted by target and kind', async () => {
     upstream.handler = (_req, res) => {

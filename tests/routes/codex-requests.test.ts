@@ -138,6 +138,28 @@ describe('the captured Codex CLI requests', () => {
     }
   });
 
+  it('a fallback target sends the tools the request was accepted with, whatever its own policy', async () => {
+    const down = await MockUpstream.start((_req, res) => {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end('{"error":{"message":"overloaded"}}');
+    });
+    const toml = `[targets.primary]\nbase_url = "${down.baseUrl}"\nretries = { max = 0 }\nfallbacks = ["backup"]\n\n[targets.backup]\nbase_url = "${upstream.baseUrl}"\nmodels = ["never-*"]\nhosted_tools = "reject"\n`;
+    const p = await startProxy(`[defaults]\ntarget = "primary"\n\n${toml}`, {}, 'info');
+    try {
+      script.reply({ content: 'from the backup' });
+      const res = await post(p.url, json(turn1.body));
+      expect(res.status, res.text).toBe(200);
+      expect(res.json.output[0].content[0].text).toBe('from the backup');
+      expect(down.requests).toHaveLength(1);
+      expect(upstream.last.body.tools.map((t: Json) => t.function.name)).toEqual(
+        down.requests[0]?.body.tools.map((t: Json) => t.function.name),
+      );
+    } finally {
+      await p.close();
+      await down.close();
+    }
+  });
+
   it('[defaults] hosted_tools applies to every target; a target overrides it', async () => {
     const toml = `[defaults]\nhosted_tools = "reject"\n\n[targets.a]\nbase_url = "${upstream.baseUrl}"\nmodels = ["a-*"]\n\n[targets.b]\nbase_url = "${upstream.baseUrl}"\nmodels = ["b-*"]\nhosted_tools = "drop"\n`;
     const p = await startProxy(toml, {}, 'info');
