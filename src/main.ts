@@ -181,7 +181,16 @@ function unusedConnections(server: NodeServer): () => void {
 }
 
 async function listen(app: Server['app'], host: string, port: number): Promise<string> {
-  await app.listen({ host, port, listenTextResolver: () => '' });
+  // Listening on the raw server (after ready) instead of app.listen(): Fastify would log its own
+  // "listening" line, and the one start-up line is ours.
+  await app.ready();
+  await new Promise<void>((resolve, reject) => {
+    app.server.once('error', reject);
+    app.server.listen({ host, port }, () => {
+      app.server.off('error', reject);
+      resolve();
+    });
+  });
   const address = app.server.address();
   const actual = typeof address === 'object' && address !== null ? address.port : port;
   return `http://${host.includes(':') ? `[${host}]` : host}:${actual}`;
