@@ -6,31 +6,36 @@
  * next one opens. The streaming translator drives it chunk by chunk and forwards the events it
  * emits; the non-streaming parser drives it with a whole message and no event sink. Both read the
  * same finished `items`, so a streamed and a non-streamed reply with the same content end in the
- * same Response.
+ * same Response. (It stays one file, past the usual size, because every transition of the machine
+ * must be read together; its vocabulary lives in output-parts.ts.)
  */
 import type {
   ResponseCustomToolCall,
-  ResponseFunctionCallArgumentsDoneEvent,
   ResponseFunctionToolCall,
   ResponseOutputItem,
   ResponseOutputMessage,
   ResponseOutputRefusal,
   ResponseOutputText,
   ResponseReasoningItem,
-  ResponseStreamEvent,
 } from '../types.js';
 import { newId } from './ids.js';
+import {
+  type EventSink,
+  emptyText,
+  type Fragment,
+  finalPart,
+  type ItemStatus,
+  type Logprob,
+  normalizeFragment,
+  type RefusalPart,
+  type TextPart,
+  type ToolCallFragment,
+  toDeltaLogprob,
+} from './output-parts.js';
+
+export type { EventSink, ItemStatus, Logprob, OutputEvent, ToolCallFragment } from './output-parts.js';
+
 import { customInput, type ToolCodec } from './tool-codec.js';
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-/** An event before the stream writer numbers it. */
-export type OutputEvent =
-  | DistributiveOmit<Exclude<ResponseStreamEvent, ResponseFunctionCallArgumentsDoneEvent>, 'sequence_number'>
-  // The spec (and openai 6.x) carry `name` on arguments.done; openai 7.x's type lacks it. Send it.
-  | (Omit<ResponseFunctionCallArgumentsDoneEvent, 'sequence_number'> & { name: string });
-
-export type EventSink = (event: OutputEvent) => void;
 
 export interface AssemblerOptions {
   /** Keep token logprobs on output_text parts (the client asked for them). */
@@ -39,18 +44,6 @@ export interface AssemblerOptions {
   tools?: ToolCodec | null;
   /** Adds `encrypted_content` to reasoning items (the client asked for `reasoning.encrypted_content`). */
   sealReasoning?: ((text: string) => string) | null;
-}
-
-export type ItemStatus = 'completed' | 'incomplete';
-
-export type Logprob = ResponseOutputText.Logprob;
-
-/** One tool-call fragment, as a chat upstream sends it (streamed or whole). */
-export interface ToolCallFragment {
-  index?: number | undefined;
-  id?: string | null | undefined;
-  name?: string | null | undefined;
-  arguments?: string | null | undefined;
 }
 
 /** Thrown when the upstream's content cannot be made into valid output items. */
@@ -63,17 +56,6 @@ interface ReasoningState {
   id: string;
   outputIndex: number;
   text: string;
-}
-
-interface TextPart {
-  kind: 'output_text';
-  text: string;
-  logprobs: Logprob[];
-}
-
-interface RefusalPart {
-  kind: 'refusal';
-  refusal: string;
 }
 
 interface MessageState {
@@ -487,52 +469,4 @@ export class OutputAssembler {
       }
     }
   }
-}
-
-/** A fragment with every field of the expected type (upstreams are not always typed). */
-interface Fragment {
-  index: number | undefined;
-  id: string | undefined;
-  name: string | undefined;
-  arguments: string;
-}
-
-function normalizeFragment(f: ToolCallFragment): Fragment {
-  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
-  const args: unknown = f.arguments;
-  return {
-    index: typeof f.index === 'number' ? f.index : undefined,
-    id: str(f.id),
-    name: str(f.name),
-    // Some upstreams send the arguments as a JSON object rather than a string.
-    arguments:
-      typeof args === 'string' ? args : args === null || args === undefined ? '' : JSON.stringify(args),
-  };
-}
-
-function emptyText(): ResponseOutputText {
-  return { type: 'output_text', text: '', annotations: [], logprobs: [] };
-}
-
-function finalPart(part: TextPart | RefusalPart): ResponseOutputText | ResponseOutputRefusal {
-  if (part.kind === 'refusal') return { type: 'refusal', refusal: part.refusal };
-  return { type: 'output_text', text: part.text, annotations: [], logprobs: part.logprobs };
-}
-
-/**
- * A delta's logprob keeps `bytes`: Open Responses requires it (on the token and on each top
- * logprob), and OpenAI's schema allows it.
- */
-function toDeltaLogprob(lp: Logprob): {
-  token: string;
-  logprob: number;
-  bytes: number[];
-  top_logprobs?: Array<{ token?: string; logprob?: number; bytes: number[] }>;
-} {
-  return {
-    token: lp.token,
-    logprob: lp.logprob,
-    bytes: lp.bytes,
-    top_logprobs: lp.top_logprobs.map((t) => ({ token: t.token, logprob: t.logprob, bytes: t.bytes })),
-  };
 }

@@ -69,14 +69,7 @@ export class ToolCodec {
   }
 
   private addFunction(tool: Record<string, unknown>, at: string, namespace?: string): void {
-    if (typeof tool.name !== 'string' || (namespace === undefined && !CHAT_NAME.test(tool.name))) {
-      throw new InvalidRequestError(
-        `${at}.name must be 1-64 letters, digits, '_' or '-'.`,
-        `${at}.name`,
-        'invalid_value',
-      );
-    }
-    const chatName = namespace === undefined ? tool.name : namespacedName(namespace, tool.name);
+    const chatName = chatNameOf(tool, at, namespace);
     const fn: ChatCompletionFunctionTool['function'] = { name: chatName };
     if (typeof tool.description === 'string') fn.description = tool.description;
     if (typeof tool.parameters === 'object' && tool.parameters !== null) {
@@ -85,21 +78,14 @@ export class ToolCodec {
     if (typeof tool.strict === 'boolean') fn.strict = tool.strict;
     this.add(
       chatName,
-      { kind: 'function', name: tool.name, ...(namespace === undefined ? {} : { namespace }) },
+      { kind: 'function', name: tool.name as string, ...(namespace === undefined ? {} : { namespace }) },
       fn,
       at,
     );
   }
 
   private addCustom(tool: Record<string, unknown>, at: string, namespace?: string): void {
-    if (typeof tool.name !== 'string' || (namespace === undefined && !CHAT_NAME.test(tool.name))) {
-      throw new InvalidRequestError(
-        `${at}.name must be 1-64 letters, digits, '_' or '-'.`,
-        `${at}.name`,
-        'invalid_value',
-      );
-    }
-    const chatName = namespace === undefined ? tool.name : namespacedName(namespace, tool.name);
+    const chatName = chatNameOf(tool, at, namespace);
     const format = tool.format as { type?: string; syntax?: string; definition?: string } | undefined;
     const grammar =
       format?.type === 'grammar' && typeof format.definition === 'string'
@@ -119,7 +105,7 @@ export class ToolCodec {
     if (typeof tool.description === 'string') fn.description = tool.description;
     this.add(
       chatName,
-      { kind: 'custom', name: tool.name, ...(namespace === undefined ? {} : { namespace }) },
+      { kind: 'custom', name: tool.name as string, ...(namespace === undefined ? {} : { namespace }) },
       fn,
       at,
     );
@@ -156,6 +142,18 @@ export class ToolCodec {
     this.byChatName.set(chatName, identity);
     this.chatTools.push({ type: 'function', function: fn });
   }
+}
+
+/** The chat name of a tool; a name outside a namespace must already be a valid chat name. */
+function chatNameOf(tool: Record<string, unknown>, at: string, namespace: string | undefined): string {
+  if (typeof tool.name !== 'string' || (namespace === undefined && !CHAT_NAME.test(tool.name))) {
+    throw new InvalidRequestError(
+      `${at}.name must be 1-64 letters, digits, '_' or '-'.`,
+      `${at}.name`,
+      'invalid_value',
+    );
+  }
+  return namespace === undefined ? tool.name : namespacedName(namespace, tool.name);
 }
 
 /**
