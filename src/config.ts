@@ -84,6 +84,16 @@ export function parseConfig(text: string, source: string, env: Env): Config {
   try {
     doc = parseToml(text) as Table;
   } catch (err) {
+    if (err instanceof TomlError && /redefine/.test(err.message)) {
+      // A table given twice (e.g. two [targets.x]): name it, and say what to do.
+      const line = text.split('\n')[err.line - 1] ?? '';
+      const name = /^\s*\[+\s*([^\]]+?)\s*\]+/.exec(line)?.[1] ?? /^\s*([^=\s]+)\s*=/.exec(line)?.[1];
+      throw new ConfigError(
+        source,
+        name ?? null,
+        `defined more than once (line ${err.line}); keep one, or rename the other`,
+      );
+    }
     const detail =
       err instanceof TomlError
         ? `line ${err.line}, column ${err.column}: ${firstLine(err.message)}`

@@ -581,12 +581,19 @@ describe('parseConfig: bad files name the file and the key', () => {
     ['not TOML at all', 'this is not toml'],
     ['an unclosed table header', '[targets.local\nbase_url = "x"\n'],
     ['an unterminated string', '[targets.local]\nbase_url = "http://h/v1\n'],
-    ['a duplicate key', `${TARGET}base_url = "http://other/v1"\n`],
     ['a JSON document', '{"targets": {}}'],
   ])('reports %s with the file and the line', (_name, text) => {
     const err = configError(text);
     expect(err.key).toBeNull();
     expect(err.message).toMatch(/^conf\/test\.toml: not valid TOML \(line \d+, column \d+: [^\n]+\)$/);
+  });
+
+  it('reports a duplicate key by name, with the line and what to do', () => {
+    const err = configError(`${TARGET}base_url = "http://other/v1"\n`);
+    expect(err.key).toBe('base_url');
+    expect(err.message).toMatch(
+      /^conf\/test\.toml: base_url: defined more than once \(line \d+\); keep one, or rename the other$/,
+    );
   });
 
   it('checks the targets before the server values', () => {

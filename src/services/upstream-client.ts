@@ -4,6 +4,7 @@
  * and every transport failure turned into a typed error.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { rootCertificates } from 'node:tls';
 import { Pool } from 'undici';
 import type { TargetConfig } from '../config.js';
 import {
@@ -49,7 +50,11 @@ class Endpoint {
       connections: target.pool.connections,
       pipelining: 1,
       keepAliveTimeout: target.pool.keepAliveMs,
-      connect: { timeout: target.timeouts.connectMs, ...(target.ca === null ? {} : { ca: target.ca }) },
+      // Node's `ca` replaces the built-in roots; the configured bundle is added to them instead.
+      connect: {
+        timeout: target.timeouts.connectMs,
+        ...(target.ca === null ? {} : { ca: [...rootCertificates, target.ca] }),
+      },
       headersTimeout: target.timeouts.firstByteMs,
       bodyTimeout: target.timeouts.idleMs,
     });

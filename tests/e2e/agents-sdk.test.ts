@@ -3,7 +3,8 @@
  * to completion, non-streamed and streamed, against a scripted Chat Completions upstream that
  * calls the tool on the first turn and answers with text on the next. Also: a namespaced tool
  * (`toolNamespace`, flattened to `NS__NAME` upstream) and a server-managed conversation
- * (`previousResponseId`, resolved from the proxy's store).
+ * (`previousResponseId`, resolved from the proxy's store), and structured output (`outputType`, a zod
+ * object: the SDK's `text.format` json_schema reaches the upstream as `response_format`).
  */
 import {
   Agent,
@@ -231,4 +232,64 @@ describe('OpenAI Agents SDK (JS) through the proxy', () => {
       { role: 'tool', tool_call_id: 'call_pr_2', content: 'Sunny in Rome, 21C' },
     ]);
   });
+
+  it.each([false, true])(
+    'an agent with a zod outputType gets response_format json_schema and a parsed finalOutput, streamed %s',
+    async (stream) => {
+      const Forecast = z.object({
+        city: z.string(),
+        temperature_c: z.number(),
+        conditions: z.enum(['sunny', 'cloudy', 'rainy']),
+      });
+      const agent = new Agent({
+        name: 'Forecaster',
+        instructions: 'You answer with a forecast.',
+        model: 'test-model',
+        outputType: Forecast,
+      });
+      const forecast = { city: 'Paris', temperature_c: 21.5, conditions: 'sunny' };
+      script.reply({ content: JSON.stringify(forecast) });
+
+      const result = stream
+        ? await run(agent, 'Forecast for Paris?', { stream: true })
+        : await run(agent, 'Forecast for Paris?');
+      if ('completed' in result) {
+        for await (const _ of result) {
+          // drain
+        }
+        await result.completed;
+        expect(result.error ?? null).toBeNull();
+      }
+
+      expect(upstream.requests).toHaveLength(1);
+      const body = upstream.last.body;
+      expect(body.stream === true).toBe(stream);
+      expect(body.messages).toEqual([
+        { role: 'system', content: 'You answer with a forecast.' },
+        { role: 'user', content: 'Forecast for Paris?' },
+      ]);
+      expect(body.response_format).toEqual({
+        type: 'json_schema',
+        json_schema: {
+          name: 'output',
+          strict: true,
+          schema: expect.objectContaining({
+            type: 'object',
+            properties: {
+              city: { type: 'string' },
+              temperature_c: { type: 'number' },
+              conditions: { type: 'string', enum: ['sunny', 'cloudy', 'rainy'] },
+            },
+            required: ['city', 'temperature_c', 'conditions'],
+            additionalProperties: false,
+          }),
+        },
+      });
+      expect(body.tools).toBeUndefined();
+      // The SDK parsed the JSON text into the object (not the raw string).
+      expect(result.finalOutput).toEqual(forecast);
+      expect(typeof result.finalOutput).toBe('object');
+      expect(Forecast.parse(result.finalOutput)).toEqual(forecast);
+    },
+  );
 });

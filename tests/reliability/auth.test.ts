@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chatCompletion, MockUpstream, sendJson, sendSse } from '../helpers/mock-upstream.js';
 import { oneTarget, startProxy, type TestProxy } from '../helpers/proxy.js';
+import type { Json } from '../stream/fixtures.js';
 import { expectEnvelope, get, post, requestLine, streamEvents, wordChunks } from './helpers.js';
 
 const KEY_1 = 'proxy-key-one-1111aaaa';
@@ -147,6 +148,75 @@ describe('[auth] api_keys_env', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(proxy.logText()).toContain('upstream request'); // debug payload logging is on
     expectNoKeyIn(proxy.logText());
+  });
+});
+
+describe('[auth] api_keys_env on the stored-response routes', () => {
+  async function call(method: string, path: string, headers: Record<string, string> = {}) {
+    const res = await fetch(`${proxy.url}${path}`, { method, headers });
+    const text = await res.text();
+    let json: Json = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // not JSON: left null
+    }
+    return { status: res.status, headers: res.headers, text, json };
+  }
+
+  async function storedId(): Promise<string> {
+    const r = await post(proxy.url, { ...BODY, store: true }, bearer(KEY_1));
+    expect(r.status).toBe(200);
+    expect(r.json.id).toMatch(/^resp_/);
+    return r.json.id as string;
+  }
+
+  const ROUTES = (id: string): Array<[string, string]> => [
+    ['GET', `/v1/responses/${id}`],
+    ['GET', `/v1/responses/${id}/input_items`],
+    ['POST', `/v1/responses/${id}/cancel`],
+    ['DELETE', `/v1/responses/${id}`],
+  ];
+
+  it('every route answers 401 invalid_api_key without a key, or with a wrong one', async () => {
+    const id = await storedId();
+    for (const [method, path] of [...ROUTES(id), ...ROUTES('resp_does_not_exist')]) {
+      for (const headers of [{}, bearer(WRONG), { authorization: `Basic ${KEY_1}` }]) {
+        const r = await call(method, path, headers);
+        expect(r.status, `${method} ${path} ${JSON.stringify(headers)}`).toBe(401);
+        expect(expectEnvelope(r).code).toBe('invalid_api_key');
+        expect(r.headers.get('www-authenticate')).toBe('Bearer');
+        expectNoKeyIn(r.text);
+      }
+    }
+    // The 401s did not touch the stored response.
+    expect((await call('GET', `/v1/responses/${id}`, bearer(KEY_2))).status).toBe(200);
+  });
+
+  it('with a key: GET 200, input_items 200, cancel 400, DELETE 200, then 404', async () => {
+    const id = await storedId();
+    const got = await call('GET', `/v1/responses/${id}`, bearer(KEY_2));
+    expect(got.status).toBe(200);
+    expect(got.json).toMatchObject({ id, object: 'response', status: 'completed' });
+
+    const items = await call('GET', `/v1/responses/${id}/input_items`, bearer(KEY_1));
+    expect(items.status).toBe(200);
+    expect(items.json.object).toBe('list');
+    expect(items.json.data).toHaveLength(1);
+
+    const cancel = await call('POST', `/v1/responses/${id}/cancel`, bearer(KEY_1));
+    expect(cancel.status).toBe(400);
+    expect(expectEnvelope(cancel).code).toBe('not_cancellable');
+
+    const del = await call('DELETE', `/v1/responses/${id}`, bearer(KEY_2));
+    expect(del.status).toBe(200);
+    expect(del.json).toEqual({ id, object: 'response', deleted: true });
+
+    for (const [method, path] of ROUTES(id)) {
+      const r = await call(method, path, bearer(KEY_1));
+      expect(r.status, `${method} ${path}`).toBe(404);
+      expect(expectEnvelope(r).code).not.toBe('invalid_api_key');
+    }
   });
 });
 

@@ -345,6 +345,42 @@ describe('the admin listener ([server] admin_port)', () => {
   });
 });
 
+describe('the admin listener on [server] admin_host', () => {
+  let admin: TestProxy;
+  beforeAll(async () => {
+    admin = await startProxy(oneTarget(upstream.baseUrl), {}, 'info', 'admin_host = "127.0.0.1"\nadmin_port = 0');
+  });
+  afterAll(async () => {
+    await admin?.close();
+  });
+
+  it('binds the admin listener on admin_host, on a port of its own', () => {
+    expect(admin.adminUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(admin.adminUrl?.startsWith('http://127.0.0.1:')).toBe(true);
+    expect(admin.adminUrl).not.toBe(admin.url);
+    expect(Number(new URL(admin.adminUrl as string).port)).toBeGreaterThan(0);
+  });
+
+  it('serves /healthz, /readyz and /metrics there', async () => {
+    const base = admin.adminUrl as string;
+    expect(await get(base, '/healthz')).toMatchObject({ status: 200, json: { status: 'ok' } });
+    expect(await get(base, '/readyz')).toMatchObject({ status: 200, json: { status: 'ready' } });
+    const metrics = await get(base, '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toContain('# TYPE llm_proxy_requests_total counter');
+    expect((await post(base, BODY)).status).toBe(404);
+  });
+
+  it('the main port answers 404 for them and still serves the API', async () => {
+    for (const path of ['/healthz', '/readyz', '/metrics']) {
+      const r = await get(admin.url, path);
+      expect(r.status, path).toBe(404);
+      expect(expectEnvelope(r).code).toBe('not_found');
+    }
+    expect((await post(admin.url, BODY)).status).toBe(200);
+  });
+});
+
 describe('x-request-id on every error', () => {
   const cases: Array<[string, () => Promise<Awaited<ReturnType<typeof post>>>, number, string]> = [
     [

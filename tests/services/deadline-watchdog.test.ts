@@ -1,0 +1,181 @@
+/**
+ * DeadlineWatchdog: one coarse interval for every deadline. A deadline fires once, within a tick
+ * after it passes and never before; cancelling prevents it; the interval stops (no timer left)
+ * once nothing is watched, and it never holds the process open.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DeadlineWatchdog } from '../../src/services/deadline-watchdog.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('DeadlineWatchdog (real timers)', () => {
+  it('fires once after the deadline, within a tick (generous bound), not before', async () => {
+    const dog = new DeadlineWatchdog(20);
+    const t0 = performance.now();
+    let firedAt = 0;
+    let fires = 0;
+    dog.watch(100, () => {
+      fires++;
+      firedAt = performance.now();
+    });
+    await sleep(60);
+    expect(fires).toBe(0);
+    await vi.waitFor(() => expect(fires).toBe(1), { timeout: 2_000, interval: 5 });
+    const elapsed = firedAt - t0;
+    expect(elapsed).toBeGreaterThanOrEqual(99); // Date.now() granularity
+    expect(elapsed).toBeLessThan(100 + 20 + 500);
+    await sleep(80);
+    expect(fires).toBe(1);
+  });
+
+  it('cancel prevents firing', async () => {
+    const dog = new DeadlineWatchdog(10);
+    const fired: string[] = [];
+    const cancelA = dog.watch(40, () => fired.push('a'));
+    dog.watch(40, () => fired.push('b'));
+    cancelA();
+    await sleep(150);
+    expect(fired).toEqual(['b']);
+  });
+
+  it('cancelling after it fired is harmless', async () => {
+    const dog = new DeadlineWatchdog(10);
+    let fires = 0;
+    const cancel = dog.watch(10, () => fires++);
+    await vi.waitFor(() => expect(fires).toBe(1), { timeout: 2_000 });
+    expect(() => cancel()).not.toThrow();
+    await sleep(40);
+    expect(fires).toBe(1);
+  });
+});
+
+describe('DeadlineWatchdog (fake timers)', () => {
+  it('fires each of many entries at its own deadline; cancelled ones never', () => {
+    vi.useFakeTimers();
+    const dog = new DeadlineWatchdog(250);
+    const fired: number[] = [];
+    const cancels: Array<() => void> = [];
+    for (let i = 0; i < 200; i++) cancels.push(dog.watch(1_000 + i * 10, () => fired.push(i)));
+    // Cancel every odd entry.
+    for (let i = 1; i < 200; i += 2) cancels[i]?.();
+    vi.advanceTimersByTime(999);
+    expect(fired).toEqual([]);
+    vi.advanceTimersByTime(251); // t = 1250: deadlines 1000..1250 (i = 0..25)
+    expect(fired).toEqual([0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24]);
+    vi.advanceTimersByTime(5_000);
+    expect(fired).toEqual(Array.from({ length: 100 }, (_, k) => k * 2));
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('never fires before the deadline, and within one tick after it', () => {
+    vi.useFakeTimers();
+    const dog = new DeadlineWatchdog(250);
+    let fires = 0;
+    dog.watch(1_100, () => fires++);
+    vi.advanceTimersByTime(1_099);
+    expect(fires).toBe(0);
+    vi.advanceTimersByTime(250);
+    expect(fires).toBe(1);
+  });
+
+  it('a deadline shorter than the tick uses a shorter interval', () => {
+    vi.useFakeTimers();
+    const dog = new DeadlineWatchdog(250);
+    let fires = 0;
+    dog.watch(30, () => fires++);
+    vi.advanceTimersByTime(29);
+    expect(fires).toBe(0);
+    vi.advanceTimersByTime(31);
+    expect(fires).toBe(1);
+  });
+
+  it('one interval for many entries, stopped once the last fires', () => {
+    vi.useFakeTimers();
+    const dog = new DeadlineWatchdog(250);
+    expect(vi.getTimerCount()).toBe(0);
+    for (let i = 0; i < 50; i++) dog.watch(500, () => {});
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(750);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('the interval stops once the last entry is cancelled, and restarts for a new one', () => {
+    vi.useFakeTimers();
+    const dog = new DeadlineWatchdog(250);
+    const a = dog.watch(10_000, () => {});
+    const b = dog.watch(10_000, () => {});
+    expect(vi.getTimerCount()).toBe(1);
+    a();
+    expect(vi.getTimerCount()).toBe(1);
+    b();
+    expect(vi.getTimerCount()).toBe(0);
+    let fires = 0;
+    dog.watch(300, () => fires++);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(500);
+    expect(fires).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('DeadlineWatchdog timer resources', () => {
+  it('its one interval is unref\'d and cleared once nothing is watched (real timers)', async () => {
+    const setSpy = vi.spyOn(globalThis, 'setInterval');
+    const clearSpy = vi.spyOn(globalThis, 'clearInterval');
+    try {
+      const before = timeouts();
+      const dog = new DeadlineWatchdog(10);
+      const cancel = dog.watch(60_000, () => {});
+      dog.watch(60_000, () => {})();
+      expect(setSpy).toHaveBeenCalledTimes(1);
+      const timer = setSpy.mock.results[0]?.value as NodeJS.Timeout;
+      expect(timer.hasRef()).toBe(false);
+      // An unref'd timer is not an active resource: nothing holds the event loop.
+      expect(timeouts()).toBe(before);
+      expect(clearSpy).not.toHaveBeenCalled();
+      cancel();
+      expect(clearSpy).toHaveBeenCalledWith(timer);
+
+      // After firing, the new interval is cleared too.
+      let fired = false;
+      dog.watch(20, () => {
+        fired = true;
+      });
+      expect(setSpy).toHaveBeenCalledTimes(2);
+      const second = setSpy.mock.results[1]?.value as NodeJS.Timeout;
+      await vi.waitFor(() => expect(clearSpy).toHaveBeenCalledWith(second), { timeout: 2_000 });
+      expect(fired).toBe(true);
+    } finally {
+      setSpy.mockRestore();
+      clearSpy.mockRestore();
+    }
+  });
+
+  it('is unref\'d: a pending deadline does not hold the process open', () => {
+    const modulePath = fileURLToPath(new URL('../../src/services/deadline-watchdog.ts', import.meta.url));
+    const script = `
+      const { DeadlineWatchdog } = await import(${JSON.stringify(modulePath)});
+      const dog = new DeadlineWatchdog(50);
+      dog.watch(60_000, () => { console.log('fired'); });
+      console.log('armed');
+    `;
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    });
+    expect(r.error).toBeUndefined();
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('armed');
+    expect(r.status).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+});
