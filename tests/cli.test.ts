@@ -314,6 +314,41 @@ describe('llm-proxy CLI', () => {
     expect(lines[lines.length - 1]?.msg).toBe('stopped');
   });
 
+  it('--pretty prints a human-readable start-up line (pino-pretty), not JSON', async () => {
+    const file = writeConfig('pretty.toml', VALID);
+    const child = launch(['--config', file, '--port', '0', '--pretty']);
+    const done = collect(child);
+    let stdout = '';
+    const line = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no start-up line; stdout: ${stdout}`)), 8_000);
+      child.once('exit', () => reject(new Error(`exited before the start-up line; stdout: ${stdout}`)));
+      child.stdout?.on('data', (c: Buffer) => {
+        stdout += c.toString('utf8');
+        const found = stdout.split('\n').find((l) => l.includes('llm-proxy listening on'));
+        if (found !== undefined) {
+          clearTimeout(timer);
+          resolve(found);
+        }
+      });
+    });
+    expect(() => JSON.parse(line)).toThrow();
+    expect(line).toMatch(/INFO/);
+    const url = /llm-proxy listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1];
+    expect(url, line).toBeDefined();
+    // Not on a terminal: no colour codes.
+    expect(stdout).not.toContain('\u001b[');
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    child.kill('SIGTERM');
+    const result = await done;
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/INFO.*: stopped$/m);
+    // No line of the output is JSON.
+    for (const l of result.stdout.split('\n').filter((x) => x.trim().startsWith('{'))) {
+      expect(() => JSON.parse(l), l).toThrow();
+    }
+  });
+
   it('--host and --port override the file', async () => {
     const file = writeConfig('override.toml', VALID.replace('port = 8080', 'port = 1'));
     const child = launch(['--config', file, '--host', '127.0.0.1', '--port', '0']);

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import type { DestinationStream } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createLogger, redactSecrets } from '../src/logging-config.js';
+import type { Json } from './stream/fixtures.js';
 
 describe('redactSecrets', () => {
   it('replaces every occurrence of a secret', () => {
@@ -52,24 +53,24 @@ const SECRET = 'sk-very-secret-0123456789';
 
 describe('createLogger', () => {
   it.each([
-    ['authorization', { authorization: `Bearer ${SECRET}` }, (l: Record<string, any>) => l.authorization],
+    ['authorization', { authorization: `Bearer ${SECRET}` }, (l: Json) => l.authorization],
     [
       'headers.authorization',
       { headers: { authorization: `Bearer ${SECRET}`, accept: 'json' } },
-      (l: Record<string, any>) => l.headers.authorization,
+      (l: Json) => l.headers.authorization,
     ],
     [
       'headers["api-key"]',
       { headers: { 'api-key': SECRET, accept: 'json' } },
-      (l: Record<string, any>) => l.headers['api-key'],
+      (l: Json) => l.headers['api-key'],
     ],
     [
       'req.headers.authorization',
       { req: { method: 'POST', headers: { authorization: `Bearer ${SECRET}` } } },
-      (l: Record<string, any>) => l.req.headers.authorization,
+      (l: Json) => l.req.headers.authorization,
     ],
-    ['apiKey', { apiKey: SECRET }, (l: Record<string, any>) => l.apiKey],
-    ['*.apiKey', { target: { name: 't', apiKey: SECRET } }, (l: Record<string, any>) => l.target.apiKey],
+    ['apiKey', { apiKey: SECRET }, (l: Json) => l.apiKey],
+    ['*.apiKey', { target: { name: 't', apiKey: SECRET } }, (l: Json) => l.target.apiKey],
   ] as const)('redacts %s', (_path, fields, pick) => {
     const { logger, lines } = capture();
     logger.info(fields, 'with a credential');

@@ -60,12 +60,20 @@ const BAD: Array<[string, unknown, Expected]> = [
   [
     'temperature 3',
     { ...M, temperature: 3 },
-    { param: 'temperature', code: 'invalid_value', message: "Invalid value for 'temperature': must be <= 2." },
+    {
+      param: 'temperature',
+      code: 'invalid_value',
+      message: "Invalid value for 'temperature': must be <= 2.",
+    },
   ],
   [
     'temperature -1',
     { ...M, temperature: -1 },
-    { param: 'temperature', code: 'invalid_value', message: "Invalid value for 'temperature': must be >= 0." },
+    {
+      param: 'temperature',
+      code: 'invalid_value',
+      message: "Invalid value for 'temperature': must be >= 0.",
+    },
   ],
   [
     'top_p 1.5',
@@ -93,7 +101,11 @@ const BAD: Array<[string, unknown, Expected]> = [
   [
     'top_logprobs 21',
     { ...M, top_logprobs: 21 },
-    { param: 'top_logprobs', code: 'invalid_value', message: "Invalid value for 'top_logprobs': must be <= 20." },
+    {
+      param: 'top_logprobs',
+      code: 'invalid_value',
+      message: "Invalid value for 'top_logprobs': must be <= 20.",
+    },
   ],
   [
     'input 5',
@@ -146,22 +158,38 @@ const BAD: Array<[string, unknown, Expected]> = [
   [
     "a metadata key with '/'",
     { ...M, metadata: { 'a/b': 2 } },
-    { param: 'metadata.a/b', code: 'invalid_type', message: "Invalid value for 'metadata.a/b': must be string." },
+    {
+      param: 'metadata.a/b',
+      code: 'invalid_type',
+      message: "Invalid value for 'metadata.a/b': must be string.",
+    },
   ],
   [
     "a metadata key with '~'",
     { ...M, metadata: { 'x~1y': true } },
-    { param: 'metadata.x~1y', code: 'invalid_type', message: "Invalid value for 'metadata.x~1y': must be string." },
+    {
+      param: 'metadata.x~1y',
+      code: 'invalid_type',
+      message: "Invalid value for 'metadata.x~1y': must be string.",
+    },
   ],
   [
     "a metadata key with '~/' and '~0'",
     { ...M, metadata: { '~/~0': null } },
-    { param: 'metadata.~/~0', code: 'invalid_type', message: "Invalid value for 'metadata.~/~0': must be string." },
+    {
+      param: 'metadata.~/~0',
+      code: 'invalid_type',
+      message: "Invalid value for 'metadata.~/~0': must be string.",
+    },
   ],
   [
     'stream "yes"',
     { ...M, stream: 'yes' },
-    { param: 'stream', code: 'invalid_type', message: "Invalid type for 'stream': expected boolean or null." },
+    {
+      param: 'stream',
+      code: 'invalid_type',
+      message: "Invalid type for 'stream': expected boolean or null.",
+    },
   ],
   [
     'text.format without type',
@@ -189,14 +217,24 @@ const BAD: Array<[string, unknown, Expected]> = [
   [
     'the deepest wins over a missing model',
     { tools: [{ type: 'function' }, { type: 7 }] },
-    { param: 'tools[1].type', code: 'invalid_type', message: "Invalid value for 'tools[1].type': must be string." },
+    {
+      param: 'tools[1].type',
+      code: 'invalid_type',
+      message: "Invalid value for 'tools[1].type': must be string.",
+    },
   ],
 ];
 
 describe('validateRequestBody: bad bodies', () => {
   it.each(BAD)('%s', (_name, body, expected) => {
     const err = errorOf(body);
-    expect({ status: err.status, type: err.type, param: err.param, code: err.code, message: err.message }).toEqual({
+    expect({
+      status: err.status,
+      type: err.type,
+      param: err.param,
+      code: err.code,
+      message: err.message,
+    }).toEqual({
       status: 400,
       type: 'invalid_request_error',
       ...expected,
@@ -225,28 +263,34 @@ describe('validateRequestBody: valid bodies', () => {
     ['temperature null', { ...M, temperature: null }],
     ['temperature bounds', { ...M, temperature: 0, top_p: 1, top_logprobs: 0 }],
     ['temperature 2, top_logprobs 20', { ...M, temperature: 2, top_logprobs: 20, max_output_tokens: 1 }],
-    ['every nullable field null', {
-      ...M,
-      instructions: null,
-      stream: null,
-      stream_options: null,
-      parallel_tool_calls: null,
-      max_output_tokens: null,
-      max_tool_calls: null,
-      top_p: null,
-      top_logprobs: null,
-      reasoning: null,
-      metadata: null,
-      store: null,
-      background: null,
-      previous_response_id: null,
-      include: null,
-      safety_identifier: null,
-      prompt_cache_key: null,
-      service_tier: null,
-      truncation: null,
-    }],
-    ['unknown extra fields', { ...M, foo: 1, bar: { nested: [1, 2] }, text: { verbosity: 'low', extra: true } }],
+    [
+      'every nullable field null',
+      {
+        ...M,
+        instructions: null,
+        stream: null,
+        stream_options: null,
+        parallel_tool_calls: null,
+        max_output_tokens: null,
+        max_tool_calls: null,
+        top_p: null,
+        top_logprobs: null,
+        reasoning: null,
+        metadata: null,
+        store: null,
+        background: null,
+        previous_response_id: null,
+        include: null,
+        safety_identifier: null,
+        prompt_cache_key: null,
+        service_tier: null,
+        truncation: null,
+      },
+    ],
+    [
+      'unknown extra fields',
+      { ...M, foo: 1, bar: { nested: [1, 2] }, text: { verbosity: 'low', extra: true } },
+    ],
     [
       'new enum strings',
       {

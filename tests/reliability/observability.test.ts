@@ -348,7 +348,12 @@ describe('the admin listener ([server] admin_port)', () => {
 describe('the admin listener on [server] admin_host', () => {
   let admin: TestProxy;
   beforeAll(async () => {
-    admin = await startProxy(oneTarget(upstream.baseUrl), {}, 'info', 'admin_host = "127.0.0.1"\nadmin_port = 0');
+    admin = await startProxy(
+      oneTarget(upstream.baseUrl),
+      {},
+      'info',
+      'admin_host = "127.0.0.1"\nadmin_port = 0',
+    );
   });
   afterAll(async () => {
     await admin?.close();
@@ -378,6 +383,27 @@ describe('the admin listener on [server] admin_host', () => {
       expect(expectEnvelope(r).code).toBe('not_found');
     }
     expect((await post(admin.url, BODY)).status).toBe(200);
+  });
+
+  // On Linux all of 127/8 is loopback: an admin_host unlike `host` shows which address is bound.
+  it.runIf(process.platform === 'linux')('admin_host other than host binds that address only', async () => {
+    const other = await startProxy(
+      oneTarget(upstream.baseUrl),
+      {},
+      'info',
+      'admin_host = "127.0.0.2"\nadmin_port = 0',
+    );
+    try {
+      expect(other.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(other.adminUrl).toMatch(/^http:\/\/127\.0\.0\.2:\d+$/);
+      const base = other.adminUrl as string;
+      expect((await get(base, '/healthz')).status).toBe(200);
+      // Nothing listens on the admin port at 127.0.0.1.
+      const port = new URL(base).port;
+      await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    } finally {
+      await other.close();
+    }
   });
 });
 

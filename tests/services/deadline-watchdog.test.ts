@@ -126,7 +126,7 @@ describe('DeadlineWatchdog (fake timers)', () => {
 });
 
 describe('DeadlineWatchdog timer resources', () => {
-  it('its one interval is unref\'d and cleared once nothing is watched (real timers)', async () => {
+  it("its one interval is unref'd and cleared once nothing is watched (real timers)", async () => {
     const setSpy = vi.spyOn(globalThis, 'setInterval');
     const clearSpy = vi.spyOn(globalThis, 'clearInterval');
     try {
@@ -158,7 +158,7 @@ describe('DeadlineWatchdog timer resources', () => {
     }
   });
 
-  it('is unref\'d: a pending deadline does not hold the process open', () => {
+  it("is unref'd: a pending deadline does not hold the process open", () => {
     const modulePath = fileURLToPath(new URL('../../src/services/deadline-watchdog.ts', import.meta.url));
     const script = `
       const { DeadlineWatchdog } = await import(${JSON.stringify(modulePath)});

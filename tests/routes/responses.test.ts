@@ -1,0 +1,89 @@
+/**
+ * POST /v1/responses over real HTTP: an unknown top-level field is ignored (the request still
+ * succeeds) and named once in a debug line; no such line when every field is known, or at info.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { chatCompletion, MockUpstream, sendJson } from '../helpers/mock-upstream.js';
+import { oneTarget, startProxy, type TestProxy } from '../helpers/proxy.js';
+
+const MSG = 'ignored request fields not in the spec';
+
+let upstream: MockUpstream;
+let proxy: TestProxy;
+let quiet: TestProxy;
+
+beforeAll(async () => {
+  upstream = await MockUpstream.start();
+  proxy = await startProxy(oneTarget(upstream.baseUrl), {}, 'debug');
+  quiet = await startProxy(oneTarget(upstream.baseUrl), {}, 'info');
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await quiet?.close();
+  await upstream?.close();
+});
+
+beforeEach(() => {
+  upstream.requests.length = 0;
+  upstream.handler = (_req, res) => sendJson(res, 200, chatCompletion({ content: 'Hello!' }));
+});
+
+async function post(base: string, body: unknown, requestId: string) {
+  const res = await fetch(`${base}/v1/responses`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    json: (await res.json()) as { status: string; output: Array<{ content: Array<{ text: string }> }> },
+  };
+}
+
+/** Waits for the request's access line, so every line of the request was written. */
+async function linesOf(p: TestProxy, reqId: string) {
+  await vi.waitFor(() => expect(p.logs.some((l) => l.reqId === reqId && l.msg === 'request')).toBe(true), {
+    timeout: 3_000,
+  });
+  return p.logs.filter((l) => l.reqId === reqId);
+}
+
+describe('unknown request fields', () => {
+  it('at debug: one line naming the ignored field, and the request succeeds', async () => {
+    const r = await post(proxy.url, { model: 'test-model', input: 'Hi', foo: 1 }, 'ignored-1');
+    expect(r.status).toBe(200);
+    expect(r.json.status).toBe('completed');
+    expect(r.json.output[0]?.content[0]?.text).toBe('Hello!');
+    expect(upstream.requests).toHaveLength(1);
+    expect(upstream.last.body).not.toHaveProperty('foo');
+
+    const lines = (await linesOf(proxy, 'ignored-1')).filter((l) => l.msg === MSG);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'debug', ignored: ['foo'] });
+  });
+
+  it('names every unknown field, and none of the known ones', async () => {
+    const r = await post(
+      proxy.url,
+      { model: 'test-model', input: 'Hi', temperature: 0.5, foo: 1, bar_baz: 'x' },
+      'ignored-2',
+    );
+    expect(r.status).toBe(200);
+    const lines = (await linesOf(proxy, 'ignored-2')).filter((l) => l.msg === MSG);
+    expect(lines).toHaveLength(1);
+    expect([...lines[0].ignored].sort()).toEqual(['bar_baz', 'foo']);
+  });
+
+  it('no line when every field is known', async () => {
+    const r = await post(proxy.url, { model: 'test-model', input: 'Hi', temperature: 0.5 }, 'ignored-none');
+    expect(r.status).toBe(200);
+    expect((await linesOf(proxy, 'ignored-none')).filter((l) => l.msg === MSG)).toEqual([]);
+  });
+
+  it('no line at info, and the request still succeeds', async () => {
+    const r = await post(quiet.url, { model: 'test-model', input: 'Hi', foo: 1 }, 'ignored-info');
+    expect(r.status).toBe(200);
+    expect((await linesOf(quiet, 'ignored-info')).filter((l) => l.msg === MSG)).toEqual([]);
+  });
+});
