@@ -250,3 +250,33 @@ export class ResponseNotFoundError extends ProxyError {
     super(404, 'invalid_request_error', `No response found with id '${id}'.`, { code: 'not_found' });
   }
 }
+
+/** Missing or wrong proxy key (when `[auth] api_keys_env` is set). */
+export class InvalidApiKeyError extends ProxyError {
+  constructor(message: string) {
+    super(401, 'invalid_request_error', message, {
+      code: 'invalid_api_key',
+      headers: { 'www-authenticate': 'Bearer' },
+    });
+  }
+}
+
+/** Request bodies: a Content-Encoding the proxy cannot undo, or bytes that are not that coding. */
+export class UnsupportedEncodingError extends ProxyError {
+  constructor(encoding: string) {
+    super(
+      415,
+      'invalid_request_error',
+      `Content-Encoding '${encoding}' is not supported; use gzip, deflate, br, zstd or none.`,
+      { code: 'unsupported_content_encoding' },
+    );
+  }
+}
+
+export class InvalidEncodingError extends ProxyError {
+  constructor(encoding: string, detail: string) {
+    super(400, 'invalid_request_error', `The request body is not valid ${encoding} data: ${detail}`, {
+      code: 'invalid_content_encoding',
+    });
+  }
+}

@@ -5,16 +5,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { ProxyError } from '../errors.js';
+import { InvalidApiKeyError } from '../errors.js';
 
-export class InvalidApiKeyError extends ProxyError {
-  constructor(message: string) {
-    super(401, 'invalid_request_error', message, {
-      code: 'invalid_api_key',
-      headers: { 'www-authenticate': 'Bearer' },
-    });
-  }
-}
+export { InvalidApiKeyError };
 
 /** The bearer token of a request, or null. */
 export function bearerToken(request: FastifyRequest): string | null {

@@ -9,28 +9,14 @@ import { Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Decompress as ZstdDecoder } from 'fzstd';
-import { PayloadTooLargeError, ProxyError } from '../errors.js';
+import {
+  InvalidEncodingError,
+  PayloadTooLargeError,
+  ProxyError,
+  UnsupportedEncodingError,
+} from '../errors.js';
 
 type Decoder = NodeJS.ReadWriteStream & Transform;
-
-export class UnsupportedEncodingError extends ProxyError {
-  constructor(encoding: string) {
-    super(
-      415,
-      'invalid_request_error',
-      `Content-Encoding '${encoding}' is not supported; use gzip, deflate, br, zstd or none.`,
-      { code: 'unsupported_content_encoding' },
-    );
-  }
-}
-
-export class InvalidEncodingError extends ProxyError {
-  constructor(encoding: string, detail: string) {
-    super(400, 'invalid_request_error', `The request body is not valid ${encoding} data: ${detail}`, {
-      code: 'invalid_content_encoding',
-    });
-  }
-}
 
 /**
  * A decoder for one content-coding, or null for identity. `outputLimit` bounds what the pure-JS
