@@ -55,7 +55,8 @@ export async function buildServer({ config, logger, readiness = [] }: ServerDeps
   const auth = new ApiKeyCheck(config.auth.apiKeys);
 
   app.decorateRequest('proxyLog', null as unknown as ProxyLog);
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback-style hooks: no promise per request per hook on the hot path.
+  app.addHook('onRequest', (request, reply, done) => {
     request.proxyLog = newProxyLog();
     metrics.inFlight.inc();
     reply.header('x-request-id', request.id);
@@ -64,7 +65,15 @@ export async function buildServer({ config, logger, readiness = [] }: ServerDeps
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished && !reply.sent) logRequest(request, 499, metrics);
     });
-    if (auth.enabled && isApiRoute(request.url)) auth.verify(request);
+    if (auth.enabled && isApiRoute(request.url)) {
+      try {
+        auth.verify(request);
+      } catch (err) {
+        done(err as Error);
+        return;
+      }
+    }
+    done();
   });
 
   registerDecompression(app);
@@ -89,7 +98,10 @@ export async function buildServer({ config, logger, readiness = [] }: ServerDeps
     void reply.code(404).type('application/json').send(toErrorBody(error));
   });
 
-  app.addHook('onResponse', async (request, reply) => logRequest(request, reply.statusCode, metrics));
+  app.addHook('onResponse', (request, reply, done) => {
+    logRequest(request, reply.statusCode, metrics);
+    done();
+  });
 
   registerModelRoutes(app, proxy);
   registerStoredResponseRoutes(app, store);

@@ -7,7 +7,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, RequestPayload } from 'fastify';
 import { Decompress as ZstdDecoder } from 'fzstd';
 import {
   InvalidEncodingError,
@@ -128,9 +128,24 @@ export function decodingErrorOf(request: FastifyRequest): ProxyError | undefined
 }
 
 export function registerDecompression(app: FastifyInstance): void {
-  app.addHook('preParsing', async (request, _reply, payload) => {
+  // Callback style: requests without Content-Encoding (nearly all) pass without a promise.
+  app.addHook('preParsing', (request, _reply, payload, done) => {
     const header = request.headers['content-encoding'];
-    if (typeof header !== 'string') return payload;
+    if (typeof header !== 'string') {
+      done(null, payload);
+      return;
+    }
+    decoded(request, header, payload).then(
+      (stream) => done(null, stream),
+      (err: Error) => done(err),
+    );
+  });
+
+  async function decoded(
+    request: FastifyRequest,
+    header: string,
+    payload: RequestPayload,
+  ): Promise<RequestPayload> {
     const limit = request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit ?? Number.POSITIVE_INFINITY;
     // Several codings apply in order; undo them last to first.
     const codings = header
@@ -178,5 +193,5 @@ export function registerDecompression(app: FastifyInstance): void {
     // The body limit now counts decompressed bytes; the length header described the compressed ones.
     delete request.headers['content-length'];
     return guard;
-  });
+  }
 }

@@ -39,7 +39,18 @@ export const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 } as const;
 
+/** A Response snapshot serialized once: response.created and response.in_progress carry the same one. */
+const snapshotJson = new WeakMap<object, string>();
+
 export function formatEvent(event: StreamEvent): string {
+  if ('response' in event) {
+    let json = snapshotJson.get(event.response);
+    if (json === undefined) {
+      json = JSON.stringify(event.response);
+      snapshotJson.set(event.response, json);
+    }
+    return `event: ${event.type}\ndata: {"type":${JSON.stringify(event.type)},"sequence_number":${event.sequence_number},"response":${json}}\n\n`;
+  }
   return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
 
