@@ -49,6 +49,30 @@ export class InvalidRequestError extends ProxyError {
   }
 }
 
+/** The body is not JSON (or is empty). */
+export class InvalidJsonError extends InvalidRequestError {
+  constructor(detail: string) {
+    super(`We could not parse the JSON body of your request: ${detail}`, null, 'invalid_json');
+  }
+}
+
+export class UnsupportedMediaTypeError extends ProxyError {
+  constructor() {
+    super(415, 'invalid_request_error', 'Content-Type must be application/json.', {
+      code: 'unsupported_media_type',
+    });
+  }
+}
+
+/** A request that arrived after shutdown began, on a connection that was still open. */
+export class ServerClosingError extends ProxyError {
+  constructor() {
+    super(503, 'server_error', 'The proxy is shutting down; retry the request.', {
+      code: 'server_shutting_down',
+    });
+  }
+}
+
 /** A field the proxy understands but cannot honour without silently changing the result. */
 export class UnsupportedParameterError extends ProxyError {
   constructor(param: string, reason: string, code: 'unsupported_parameter' | 'unsupported_value') {
@@ -179,11 +203,7 @@ export function toProxyError(err: unknown, requestId: string): ProxyError {
   switch (fw.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new InvalidRequestError(
-        `We could not parse the JSON body of your request: ${String(fw.message ?? 'invalid JSON')}`,
-        null,
-        'invalid_json',
-      );
+      return new InvalidJsonError(String(fw.message ?? 'invalid JSON'));
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ProxyError(
         413,
@@ -194,9 +214,7 @@ export function toProxyError(err: unknown, requestId: string): ProxyError {
         },
       );
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ProxyError(415, 'invalid_request_error', 'Content-Type must be application/json.', {
-        code: 'unsupported_media_type',
-      });
+      return new UnsupportedMediaTypeError();
     default:
       break;
   }

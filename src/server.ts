@@ -1,23 +1,30 @@
 /**
- * Builds the Fastify app: routes, the one error handler that writes every error envelope, request
- * ids, and one log line per request. Nothing here listens; `main.ts` does.
+ * Builds the HTTP server: POST /v1/responses served from node:http (routes/responses.ts), every
+ * other route by Fastify, with the same request ids, error envelopes and one log line per request
+ * on both. Nothing here listens; `main.ts` does.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { createServer } from 'node:http';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { Config } from './config.js';
-import { RouteNotFoundError, toErrorBody, toProxyError } from './errors.js';
-import { ApiKeyCheck, bearerToken } from './http/auth.js';
-import { decodingErrorOf, registerDecompression } from './http/decompress.js';
-import { logRequest, newProxyLog, type ProxyLog } from './http/request-log.js';
+import { RouteNotFoundError, toErrorBody } from './errors.js';
+import { ApiKeyCheck } from './http/auth.js';
+import { reportError } from './http/error-reply.js';
+import { requestIdOf } from './http/request-id.js';
+import { type LoggedRequest, logRequest, newProxyLog, type ProxyLog } from './http/request-log.js';
 import type { Logger } from './logging-config.js';
 import { Metrics } from './metrics.js';
 import { type ReadinessCheck, registerHealthRoutes } from './routes/health.js';
 import { registerModelRoutes } from './routes/models.js';
-import { registerResponsesRoutes } from './routes/responses.js';
+import { ResponsesRoute } from './routes/responses.js';
 import { registerStoredResponseRoutes } from './routes/stored-responses.js';
 import { LlmProxy } from './services/llm-proxy.js';
 import { ResponseHistory } from './services/response-history.js';
 import { createStore } from './store/create-store.js';
-import { newId } from './utils/ids.js';
 
 export interface ServerDeps {
   config: Config;
@@ -34,40 +41,69 @@ export interface Server {
   metrics: Metrics;
 }
 
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
+declare module 'fastify' {
+  interface FastifyRequest {
+    proxyLog: ProxyLog;
+  }
+}
+
+/** Node's default keep-alive (5 s) is shorter than many clients'; Fastify's default, kept. */
+const KEEP_ALIVE_MS = 72_000;
 
 export async function buildServer({ config, logger, readiness = [] }: ServerDeps): Promise<Server> {
+  const metrics = new Metrics();
+  const store = await createStore(config.store);
+  const proxy = new LlmProxy(config, logger, metrics, new ResponseHistory(store));
+  const auth = new ApiKeyCheck(config.auth.apiKeys);
+  // POST /v1/responses is served from node:http directly (see routes/responses.ts for why);
+  // Fastify serves every other route.
+  const responses = new ResponsesRoute({
+    proxy,
+    metrics,
+    logger,
+    auth,
+    bodyLimit: config.server.bodyLimit,
+    streamKeepAliveMs: config.server.streamKeepAliveMs,
+  });
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request, written by the onResponse hook below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimit,
     requestIdHeader: false,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : newId('req');
-    },
+    genReqId: (req) => requestIdOf(req.headers),
     return503OnClosing: true,
+    serverFactory: (fastifyHandler) => {
+      const server = createServer((req, res) => {
+        const route = ResponsesRoute.match(req);
+        if (route === null) fastifyHandler(req, res);
+        else responses.handle(req, res, route);
+      });
+      server.keepAliveTimeout = KEEP_ALIVE_MS;
+      return server;
+    },
   });
-  const metrics = new Metrics();
-  const store = await createStore(config.store);
-  const proxy = new LlmProxy(config, logger, metrics, new ResponseHistory(store));
-  const auth = new ApiKeyCheck(config.auth.apiKeys);
+  const logged = (request: FastifyRequest): LoggedRequest => ({
+    log: request.log as unknown as Logger,
+    reqId: null,
+    method: request.method,
+    route: request.routeOptions.url ?? 'unmatched',
+    proxyLog: request.proxyLog,
+  });
 
   app.decorateRequest('proxyLog', null as unknown as ProxyLog);
-  // Callback-style hooks: no promise per request per hook on the hot path.
+  // Callback-style hooks: no promise per request per hook.
   app.addHook('onRequest', (request, reply, done) => {
     request.proxyLog = newProxyLog();
     metrics.inFlight.inc();
     reply.header('x-request-id', request.id);
-    // A client gone before a JSON reply ends never reaches onResponse: log it here, as nginx's 499.
-    // (A hijacked stream reply writes its own line.)
+    // A client gone before the reply ends never reaches onResponse: log it here, as nginx's 499.
     reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished && !reply.sent) logRequest(request, 499, metrics);
+      if (!reply.raw.writableFinished && !reply.sent) logRequest(logged(request), 499, metrics);
     });
     if (auth.enabled && isApiRoute(request.url)) {
       try {
-        auth.verify(request);
+        auth.verify(request.headers);
       } catch (err) {
         done(err as Error);
         return;
@@ -76,20 +112,10 @@ export async function buildServer({ config, logger, readiness = [] }: ServerDeps
     done();
   });
 
-  registerDecompression(app);
-
   app.setErrorHandler((err, request, reply) => {
-    if (isAbort(err) && reply.raw.destroyed) {
-      // The client went away and the route aborted the upstream call: not a failure, nothing to send.
-      request.log.debug('client closed the connection before the reply');
-      return;
-    }
-    const error = toProxyError(decodingErrorOf(request) ?? err, request.id);
-    request.proxyLog.error = error;
-    // A proxy bug gets its stack in the log (never in the reply); upstream trouble gets its cause.
-    if (error.status === 500) request.log.error({ err }, 'request failed');
-    else if (error.status >= 500) request.log.warn({ cause: describeCause(err) }, error.message);
-    if (reply.sent || reply.raw.headersSent) return;
+    const log = request.log as unknown as Logger;
+    const error = reportError(err, { id: request.id, log, proxyLog: request.proxyLog }, reply.raw.destroyed);
+    if (error === null || reply.sent || reply.raw.headersSent) return;
     void reply.code(error.status).headers(error.headers).type('application/json').send(toErrorBody(error));
   });
 
@@ -99,16 +125,15 @@ export async function buildServer({ config, logger, readiness = [] }: ServerDeps
   });
 
   app.addHook('onResponse', (request, reply, done) => {
-    logRequest(request, reply.statusCode, metrics);
+    logRequest(logged(request), reply.statusCode, metrics);
     done();
   });
 
   registerModelRoutes(app, proxy);
   registerStoredResponseRoutes(app, store);
-  registerResponsesRoutes(app, proxy, {
-    streamKeepAliveMs: config.server.streamKeepAliveMs,
-    clientKey: (request) => bearerToken(request),
-    logStream: (request, status) => logRequest(request, status, metrics),
+  app.addHook('preClose', (done) => {
+    responses.closing = true;
+    done();
   });
   app.addHook('onClose', async () => {
     await proxy.close();
@@ -132,14 +157,4 @@ export async function buildServer({ config, logger, readiness = [] }: ServerDeps
 /** Routes behind the proxy keys; health, readiness and metrics stay open. */
 function isApiRoute(url: string): boolean {
   return url.startsWith('/v1/') || url === '/response' || url.startsWith('/response?');
-}
-
-function isAbort(err: unknown): boolean {
-  const e = err as { name?: string; code?: string } | null;
-  return e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED';
-}
-
-function describeCause(err: unknown): string | null {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause ? (cause.code ?? cause.message ?? String(cause)) : null;
 }

@@ -684,7 +684,7 @@ describe('body limit', () => {
     expect(res.status).toBe(413);
     expect(await res.json()).toEqual({
       error: {
-        message: 'Request body is larger than the configured limit.',
+        message: 'Request body is larger than the limit of 1024 bytes.',
         type: 'invalid_request_error',
         param: null,
         code: 'request_too_large',

@@ -4,14 +4,14 @@
  * timingSafeEqual, so neither the content nor the length of a key leaks through timing.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidApiKeyError } from '../errors.js';
 
 export { InvalidApiKeyError };
 
 /** The bearer token of a request, or null. */
-export function bearerToken(request: FastifyRequest): string | null {
-  const header = request.headers.authorization;
+export function bearerToken(headers: IncomingHttpHeaders): string | null {
+  const header = headers.authorization;
   if (typeof header !== 'string') return null;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return m?.[1] ?? null;
@@ -29,8 +29,8 @@ export class ApiKeyCheck {
   }
 
   /** Throws InvalidApiKeyError unless the request carries one of the keys. */
-  verify(request: FastifyRequest): void {
-    const token = bearerToken(request);
+  verify(headers: IncomingHttpHeaders): void {
+    const token = bearerToken(headers);
     if (token === null) {
       throw new InvalidApiKeyError('Missing API key: send it as "Authorization: Bearer <key>".');
     }

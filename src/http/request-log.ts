@@ -2,8 +2,8 @@
  * The one info line per request (what was asked, where it went, how it ended) and the request
  * metrics, written together so they never disagree.
  */
-import type { FastifyRequest } from 'fastify';
 import type { ProxyError } from '../errors.js';
+import type { Logger } from '../logging-config.js';
 import type { Metrics } from '../metrics.js';
 import type { CallInfo } from '../services/llm-proxy.js';
 import type { RelayOutcome } from '../stream/sse-relay.js';
@@ -24,12 +24,6 @@ export interface ProxyLog {
   logged: boolean;
 }
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    proxyLog: ProxyLog;
-  }
-}
-
 export function newProxyLog(): ProxyLog {
   return {
     model: null,
@@ -42,17 +36,29 @@ export function newProxyLog(): ProxyLog {
   };
 }
 
-export function logRequest(request: FastifyRequest, status: number, metrics: Metrics): void {
+/** The request a line is about. */
+export interface LoggedRequest {
+  /** Writes the line; when it is not already bound to the request id, `reqId` is. */
+  log: Pick<Logger, 'info' | 'isLevelEnabled'>;
+  reqId: string | null;
+  method: string;
+  /** The route pattern (not the URL: ids would make every line distinct), or 'unmatched'. */
+  route: string;
+  proxyLog: ProxyLog;
+}
+
+export function logRequest(request: LoggedRequest, status: number, metrics: Metrics): void {
   const log = request.proxyLog;
   if (!log || log.logged) return;
   log.logged = true;
   const ms = performance.now() - log.startedAt;
-  const route = request.routeOptions.url ?? 'unmatched';
+  const route = request.route;
   const target = log.call?.target ?? null;
   const upstreamMs = log.call?.upstreamMs ?? null;
-  if ((request.log as unknown as { isLevelEnabled(level: string): boolean }).isLevelEnabled('info')) {
+  if (request.log.isLevelEnabled('info')) {
     request.log.info(
       {
+        ...(request.reqId === null ? {} : { reqId: request.reqId }),
         method: request.method,
         route,
         status,

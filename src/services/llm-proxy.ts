@@ -3,7 +3,6 @@
  * call the upstream (with retries, then fallback targets, only before any byte reached the
  * client), and translate the reply. HTTP concerns (status codes, SSE framing) stay in the routes.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, TargetConfig } from '../config.js';
 import {
   ProxyError,
@@ -24,6 +23,7 @@ import {
 } from '../utils/response-envelope.js';
 import { ChatReplyShapeError, parseChatCompletion } from '../utils/response-parser.js';
 import { ToolCodec } from '../utils/tool-codec.js';
+import { type Cancellation, sleepUnless } from './cancellation.js';
 import { type Context, isItemReference, type ResponseHistory } from './response-history.js';
 import { type Route, TargetRouter } from './target-router.js';
 import { UpstreamClient, type UpstreamReply } from './upstream-client.js';
@@ -91,7 +91,7 @@ export class LlmProxy {
     stream: boolean,
     clientKey: string | null = null,
     /** The request's logger (with its id), for warnings about this request. */
-    log: Pick<Logger, 'warn'> = this.logger,
+    log: { warn(obj: object, msg: string): void } = this.logger,
   ): Promise<PreparedCall> {
     const route = this.router.route(req.model ?? '');
     assertSupported(req);
@@ -135,7 +135,7 @@ export class LlmProxy {
    * (connect errors, 408/429/5xx) are retried with backoff, then the target's fallbacks are tried
    * in order; a 4xx caused by the request is returned at once.
    */
-  async send(call: PreparedCall, signal: AbortSignal): Promise<UpstreamReply> {
+  async send(call: PreparedCall, cancellation: Cancellation): Promise<UpstreamReply> {
     const started = performance.now();
     const chain = [call.route.target, ...this.fallbackTargets(call.route.target)];
     let lastError: unknown;
@@ -168,7 +168,7 @@ export class LlmProxy {
           call.info.attempts++;
           call.info.target = target.name;
           try {
-            const reply = await client.post(body, call.stream, signal, call.clientKey);
+            const reply = await client.post(body, call.stream, cancellation, call.clientKey);
             // A failure while the body is read (reset, idle or total timeout, JSON or stream) is an
             // upstream error too: count it where every reader maps it.
             const mapFailure = reply.failure;
@@ -184,12 +184,12 @@ export class LlmProxy {
             lastError = err;
             if (err instanceof UpstreamHttpError) call.info.upstreamStatus = err.upstreamStatus;
             this.countError(target.name, err);
-            if (signal.aborted || !isRetryable(err)) throw err;
+            if (cancellation.aborted || !isRetryable(err)) throw err;
             const delay = attempt < target.retries.max ? retryDelay(attempt, target, err) : null;
             if (delay === null) break;
             this.metrics?.retries.inc({ target: target.name });
             this.logger.debug({ target: target.name, attempt: attempt + 1, delay }, 'retrying upstream');
-            await sleep(delay, undefined, { signal });
+            await sleepUnless(delay, cancellation);
           }
         }
       }
@@ -201,9 +201,9 @@ export class LlmProxy {
   }
 
   /** The whole non-streaming exchange: Responses request in, Response object out. */
-  async respond(call: PreparedCall, signal: AbortSignal): Promise<ResponseObject> {
+  async respond(call: PreparedCall, cancellation: Cancellation): Promise<ResponseObject> {
     const started = performance.now();
-    const reply = await this.send(call, signal);
+    const reply = await this.send(call, cancellation);
     let body: unknown;
     try {
       body = await call.client.readJson(reply);

@@ -6,6 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import { createParser, type EventSourceMessage, type ParseError } from 'eventsource-parser';
 import { ProxyError } from '../errors.js';
+import type { Cancellation } from '../services/cancellation.js';
 import type { UpstreamClient, UpstreamReply } from '../services/upstream-client.js';
 import type { ResponseObject } from '../utils/response-envelope.js';
 import type { StreamEvent, StreamFailure, StreamTranslator } from './stream-translator.js';
@@ -59,7 +60,7 @@ export async function relayStream(
   upstream: UpstreamReply,
   translator: StreamTranslator,
   client: UpstreamClient,
-  abort: AbortController,
+  abort: Cancellation,
   options: RelayOptions,
 ): Promise<RelayOutcome> {
   res.writeHead(200, { ...SSE_HEADERS, ...options.headers });
@@ -161,7 +162,7 @@ export async function relayStream(
       : null;
 
   const outcome = (): RelayOutcome => {
-    if (abort.signal.aborted) return 'client_closed';
+    if (abort.aborted) return 'client_closed';
     const status = translator.final?.status;
     return status === 'completed' || status === 'incomplete' ? status : 'failed';
   };
@@ -220,7 +221,7 @@ export async function relayStream(
     }
     await flush();
   } catch (err) {
-    if (abort.signal.aborted || res.destroyed) return 'client_closed';
+    if (abort.aborted || res.destroyed) return 'client_closed';
     // The reply maps its own read errors (reset, idle or total timeout) to the client's error.
     if (!translator.finished) pending += serialize(translator.fail(failureOf(upstream.failure(err))));
     await flush();

@@ -3,7 +3,7 @@
  * (missing, wrong, right among several, disabled without keys). tests/reliability/auth.test.ts
  * covers the same over real HTTP.
  */
-import type { FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { ProxyError } from '../../src/errors.js';
 import { ApiKeyCheck, bearerToken, InvalidApiKeyError } from '../../src/http/auth.js';
@@ -11,8 +11,8 @@ import { ApiKeyCheck, bearerToken, InvalidApiKeyError } from '../../src/http/aut
 const KEY_1 = 'proxy-key-one-1111aaaa';
 const KEY_2 = 'proxy-key-two-2222bbbb';
 
-function req(authorization?: string | string[]): FastifyRequest {
-  return { headers: authorization === undefined ? {} : { authorization } } as unknown as FastifyRequest;
+function req(authorization?: string | string[]): IncomingHttpHeaders {
+  return (authorization === undefined ? {} : { authorization }) as IncomingHttpHeaders;
 }
 
 describe('bearerToken', () => {

@@ -15,6 +15,7 @@ import {
 } from '../../src/errors.js';
 import { createLogger } from '../../src/logging-config.js';
 import { Metrics } from '../../src/metrics.js';
+import { Cancellation } from '../../src/services/cancellation.js';
 import { LlmProxy } from '../../src/services/llm-proxy.js';
 import type { ResponsesRequest } from '../../src/types.js';
 import { chatCompletion, MockUpstream, sendJson } from '../helpers/mock-upstream.js';
@@ -145,7 +146,7 @@ describe('LlmProxy.respond', () => {
     const p = makeProxy(twoTargets(), { BETA_KEY: 'sk-beta-000111' });
     other.handler = (_req, res) => sendJson(res, 200, chatCompletion({ content: 'From beta.' }));
     const call = await p.prepare(req({ model: 'llama3', input: 'Hi' }), false);
-    const response = await p.respond(call, new AbortController().signal);
+    const response = await p.respond(call, new Cancellation());
 
     expect(upstream.requests).toHaveLength(0);
     expect(other.requests).toHaveLength(1);
@@ -182,10 +183,7 @@ describe('LlmProxy.respond', () => {
   it('reuses the keep-alive connection for consecutive calls', async () => {
     const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
     for (let i = 0; i < 3; i++) {
-      await p.respond(
-        await p.prepare(req({ model: 'm', input: `n${i}` }), false),
-        new AbortController().signal,
-      );
+      await p.respond(await p.prepare(req({ model: 'm', input: `n${i}` }), false), new Cancellation());
     }
     expect(upstream.requests).toHaveLength(3);
     expect(upstream.closedConnections).toHaveLength(0);
@@ -196,7 +194,7 @@ describe('LlmProxy.respond', () => {
     upstream.handler = (_req, res) =>
       sendJson(res, 503, { error: { message: 'overloaded' } }, { 'retry-after': '3' });
     const call = await p.prepare(req({ model: 'm', input: 'Hi' }), false);
-    const err = await p.respond(call, new AbortController().signal).catch((e: unknown) => e);
+    const err = await p.respond(call, new Cancellation()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamHttpError);
     expect(err).toMatchObject({
       status: 502,
@@ -215,7 +213,7 @@ describe('LlmProxy.respond', () => {
     const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
     upstream.handler = (_req, res) => sendJson(res, 200, { choices: [{ index: 0 }] });
     const call = await p.prepare(req({ model: 'm', input: 'Hi' }), false);
-    const err = await p.respond(call, new AbortController().signal).catch((e: unknown) => e);
+    const err = await p.respond(call, new Cancellation()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamProtocolError);
     expect(err).toMatchObject({ status: 502, code: 'upstream_error', target: 'solo' });
     expect(call.info.upstreamStatus).toBe(200);
@@ -224,9 +222,9 @@ describe('LlmProxy.respond', () => {
   it('aborting the signal mid-request closes the upstream connection', async () => {
     const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
     upstream.handler = () => {}; // never answers
-    const controller = new AbortController();
+    const controller = new Cancellation();
     const pending = p
-      .respond(await p.prepare(req({ model: 'm', input: 'Hi' }), false), controller.signal)
+      .respond(await p.prepare(req({ model: 'm', input: 'Hi' }), false), controller)
       .catch((e: unknown) => e);
     await vi.waitFor(() => expect(upstream.requests).toHaveLength(1));
     expect(upstream.closedConnections).toHaveLength(0);
@@ -246,9 +244,9 @@ describe('LlmProxy.respond', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"id":"x","choices":['); // headers and part of the body, then silence
     };
-    const controller = new AbortController();
+    const controller = new Cancellation();
     const pending = p
-      .respond(await p.prepare(req({ model: 'm', input: 'Hi' }), false), controller.signal)
+      .respond(await p.prepare(req({ model: 'm', input: 'Hi' }), false), controller)
       .catch((e: unknown) => e);
     await vi.waitFor(() => expect(upstream.requests).toHaveLength(1));
     await new Promise((r) => setTimeout(r, 50));
@@ -261,10 +259,10 @@ describe('LlmProxy.respond', () => {
 
   it('an already-aborted signal sends nothing', async () => {
     const p = makeProxy(`[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`);
-    const controller = new AbortController();
+    const controller = new Cancellation();
     controller.abort();
     const err = await p
-      .respond(await p.prepare(req({ model: 'm', input: 'Hi' }), false), controller.signal)
+      .respond(await p.prepare(req({ model: 'm', input: 'Hi' }), false), controller)
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'AbortError' });
     await new Promise((r) => setTimeout(r, 50));
@@ -277,7 +275,7 @@ describe('LlmProxy.respond', () => {
     upstream = await MockUpstream.start(); // afterEach closes this one; the old port is now free
     const p = makeProxy(`[targets.gone]\nbase_url = "http://127.0.0.1:${port}/v1"\n`);
     const call = await p.prepare(req({ model: 'm', input: 'Hi' }), false);
-    const err = await p.respond(call, new AbortController().signal).catch((e: unknown) => e);
+    const err = await p.respond(call, new Cancellation()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamUnreachableError);
     expect(err).toMatchObject({ status: 502, code: 'upstream_unreachable', target: 'gone' });
     expect(call.info.upstreamStatus).toBeNull();
@@ -317,7 +315,7 @@ describe('LlmProxy.send: retries and fallbacks', () => {
     upstream.handler = (_req, res) => sendJson(res, 500, { error: { message: 'down' } });
     other.handler = (_req, res) => sendJson(res, 200, chatCompletion({ content: 'From beta.' }));
     const call = await p.prepare(req({ model: 'm1', input: 'Hi' }), false);
-    const response = await p.respond(call, new AbortController().signal);
+    const response = await p.respond(call, new Cancellation());
     expect(response.output[0]).toMatchObject({ content: [{ text: 'From beta.' }] });
     expect(upstream.requests).toHaveLength(2);
     expect(other.requests).toHaveLength(1);
@@ -333,7 +331,7 @@ describe('LlmProxy.send: retries and fallbacks', () => {
     const p = makeProxy(withFallback());
     upstream.handler = (_req, res) => sendJson(res, 400, { error: { message: 'bad', param: 'input' } });
     const call = await p.prepare(req({ model: 'm1', input: 'Hi' }), false);
-    const err = await p.respond(call, new AbortController().signal).catch((e: unknown) => e);
+    const err = await p.respond(call, new Cancellation()).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 400, param: 'input' });
     expect(upstream.requests).toHaveLength(1);
     expect(other.requests).toHaveLength(0);
@@ -346,7 +344,7 @@ describe('LlmProxy.send: retries and fallbacks', () => {
     other.handler = (_req, res) => sendJson(res, 200, chatCompletion({ content: 'From beta.' }));
     const t0 = Date.now();
     const call = await p.prepare(req({ model: 'm1', input: 'Hi' }), false);
-    await p.respond(call, new AbortController().signal);
+    await p.respond(call, new Cancellation());
     expect(Date.now() - t0).toBeLessThan(2_000);
     expect(upstream.requests).toHaveLength(1);
     expect(call.info).toMatchObject({ target: 'beta', attempts: 2 });
@@ -357,7 +355,7 @@ describe('LlmProxy.send: retries and fallbacks', () => {
     upstream.handler = (_req, res) => sendJson(res, 503, { error: { message: 'alpha down' } });
     other.handler = (_req, res) => sendJson(res, 502, { error: { message: 'beta down' } });
     const call = await p.prepare(req({ model: 'm1', input: 'Hi' }), false);
-    const err = await p.respond(call, new AbortController().signal).catch((e: unknown) => e);
+    const err = await p.respond(call, new Cancellation()).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 502, target: 'beta', upstreamStatus: 502 });
     // beta has the default retries (max 2): 2 attempts on alpha, 3 on beta.
     expect(upstream.requests).toHaveLength(2);
@@ -370,9 +368,9 @@ describe('LlmProxy.send: retries and fallbacks', () => {
       `[targets.solo]\nbase_url = "${upstream.baseUrl}"\nretries = { max = 3, base_delay = "1ms", max_delay = "5s" }\n`,
     );
     upstream.handler = (_req, res) => sendJson(res, 503, 'busy', { 'retry-after': '3' });
-    const controller = new AbortController();
+    const controller = new Cancellation();
     const pending = p
-      .respond(await p.prepare(req({ model: 'm', input: 'Hi' }), false), controller.signal)
+      .respond(await p.prepare(req({ model: 'm', input: 'Hi' }), false), controller)
       .catch((e: unknown) => e);
     await vi.waitFor(() => expect(upstream.requests).toHaveLength(1));
     const t0 = Date.now();
@@ -386,14 +384,8 @@ describe('LlmProxy.send: retries and fallbacks', () => {
 describe('LlmProxy.close', () => {
   it('closes the idle keep-alive connections of every target', async () => {
     const p = makeProxy(twoTargets(), { BETA_KEY: 'sk-beta-000111' });
-    await p.respond(
-      await p.prepare(req({ model: 'gpt-4o', input: 'Hi' }), false),
-      new AbortController().signal,
-    );
-    await p.respond(
-      await p.prepare(req({ model: 'llama3', input: 'Hi' }), false),
-      new AbortController().signal,
-    );
+    await p.respond(await p.prepare(req({ model: 'gpt-4o', input: 'Hi' }), false), new Cancellation());
+    await p.respond(await p.prepare(req({ model: 'llama3', input: 'Hi' }), false), new Cancellation());
     expect(upstream.closedConnections).toHaveLength(0);
     expect(other.closedConnections).toHaveLength(0);
     await p.close();
@@ -409,7 +401,7 @@ describe('LlmProxy.close', () => {
     await p.close();
     proxy = null;
     const err = await p
-      .respond(await p.prepare(req({ model: 'm', input: 'Hi' }), false), new AbortController().signal)
+      .respond(await p.prepare(req({ model: 'm', input: 'Hi' }), false), new Cancellation())
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     await new Promise((r) => setTimeout(r, 50));

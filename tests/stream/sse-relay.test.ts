@@ -7,6 +7,7 @@ import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type TargetConfig } from '../../src/config.js';
+import { Cancellation } from '../../src/services/cancellation.js';
 import { UpstreamClient, type UpstreamReply } from '../../src/services/upstream-client.js';
 import { relayStream } from '../../src/stream/sse-relay.js';
 import { StreamTranslator } from '../../src/stream/stream-translator.js';
@@ -77,7 +78,7 @@ async function relay(reads: readonly Buffer[], headers: IncomingHttpHeaders = {}
     scriptedReply(reads, headers),
     translator,
     client,
-    new AbortController(),
+    new Cancellation(),
     { keepAliveMs: 0, headers: { 'x-request-id': 'req_1' } },
   );
   // parseSseText checks every line with expect(); the byte-split loop runs thousands of relays.
@@ -272,8 +273,8 @@ describe('relay over real HTTP: transport failures', () => {
   async function relayFrom(timeouts: string) {
     const c = new UpstreamClient(target(upstream.baseUrl, `timeouts = { ${timeouts} }`));
     try {
-      const abort = new AbortController();
-      const reply = await c.post('{}', true, abort.signal);
+      const abort = new Cancellation();
+      const reply = await c.post('{}', true, abort);
       const res = new RecordingResponse();
       const translator = new StreamTranslator(createResponseContext({ model: 'test-model', input: 'Hi' }));
       const outcome = await relayStream(res as unknown as ServerResponse, reply, translator, c, abort, {

@@ -1,0 +1,174 @@
+/**
+ * Reads a JSON request body straight off the node:http request: the media type, the body limit,
+ * `Content-Encoding` (decoded as it streams in, the limit applying to the raw and to the decoded
+ * bytes, so a small compressed bomb stops the moment it crosses the limit), JSON parsing and
+ * prototype-poisoning checks, each failure a typed 4xx error.
+ */
+import type { IncomingMessage } from 'node:http';
+import {
+  InvalidEncodingError,
+  InvalidJsonError,
+  PayloadTooLargeError,
+  ProxyError,
+  UnsupportedMediaTypeError,
+} from '../errors.js';
+import { type Decoder, decoderFor } from './decompress.js';
+
+/**
+ * The parsed body; `undefined` for a request that sent no body and no Content-Type (the validator
+ * then says what is missing).
+ */
+export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  const type = req.headers['content-type'];
+  if (type === undefined && !hasBody(req)) return undefined;
+  if (!isJsonMediaType(type)) throw new UnsupportedMediaTypeError();
+  const body = await readBody(req, limit);
+  if (body.length === 0) {
+    throw new InvalidJsonError("Body cannot be empty when content-type is set to 'application/json'");
+  }
+  const text = body.toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidJsonError((err as Error).message);
+  }
+  // A "__proto__" key (possibly \u-escaped) becomes an own property that a later Object.assign
+  // would turn into a prototype; such a body is refused, as Fastify refuses it.
+  if ((text.includes('__proto__') || text.includes('\\u')) && hasProtoKey(value)) {
+    throw new InvalidJsonError('Object contains forbidden prototype property');
+  }
+  return value;
+}
+
+/** `application/json`, any case, with or without parameters such as charset. */
+function isJsonMediaType(type: string | undefined): boolean {
+  if (type === undefined) return false;
+  const semi = type.indexOf(';');
+  return (semi === -1 ? type : type.slice(0, semi)).trim().toLowerCase() === 'application/json';
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** The whole body, decoded; rejects with a 413 as soon as it crosses `limit` bytes. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const length = Number(req.headers['content-length']);
+  if (length > limit) return Promise.reject(new PayloadTooLargeError(limit));
+  const header = req.headers['content-encoding'];
+  const decoders: Array<{ coding: string; decoder: Decoder }> = [];
+  if (header !== undefined) {
+    // Several codings apply in order; undo them last to first.
+    const codings = header
+      .split(',')
+      .map((c) => c.trim().toLowerCase())
+      .filter((c) => c !== '' && c !== 'identity')
+      .reverse();
+    try {
+      for (const coding of codings) {
+        const decoder = decoderFor(coding, limit);
+        if (decoder !== null) decoders.push({ coding, decoder });
+      }
+    } catch (err) {
+      req.resume();
+      return Promise.reject(err);
+    }
+  }
+  return decoders.length === 0 ? collect(req, limit) : decode(req, decoders, limit);
+}
+
+/**
+ * The common case, no encoding: 'data' listeners, no stream pipeline. Past the limit the listeners
+ * go and the request keeps flowing, so Node discards the rest and the 413 can still be read.
+ */
+function collect(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        reject(new PayloadTooLargeError(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
+/**
+ * Raw bytes -> decoders -> collected, with the limit on both ends. A failure stops decoding at
+ * once (a bomb must not keep a core busy after the reply) and drains what the client still sends.
+ */
+function decode(
+  req: IncomingMessage,
+  decoders: Array<{ coding: string; decoder: Decoder }>,
+  limit: number,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let raw = 0;
+    let size = 0;
+    let settled = false;
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      req.unpipe();
+      for (const { decoder } of decoders) {
+        decoder.unpipe();
+        decoder.destroy();
+      }
+      req.resume();
+      reject(error);
+    };
+    req.on('data', (chunk: Buffer) => {
+      raw += chunk.length;
+      if (raw > limit) fail(new PayloadTooLargeError(limit));
+    });
+    req.on('error', fail);
+    let stream: NodeJS.ReadableStream = req;
+    for (const { coding, decoder } of decoders) {
+      decoder.on('error', (err: Error) => {
+        fail(err instanceof ProxyError ? err : new InvalidEncodingError(coding, err.message));
+      });
+      stream = stream.pipe(decoder);
+    }
+    stream.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > limit) fail(new PayloadTooLargeError(limit));
+      else chunks.push(chunk);
+    });
+    stream.on('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve(Buffer.concat(chunks, size));
+    });
+  });
+}
+
+function hasProtoKey(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(hasProtoKey);
+  if (Object.hasOwn(value, '__proto__')) return true;
+  return Object.values(value).some(hasProtoKey);
+}
