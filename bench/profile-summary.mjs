@@ -5,9 +5,13 @@
  *   node bench/profile-summary.mjs FILE.cpuprofile [--top N] [--all]
  *
  * Start-up (module loading) is skipped: counting starts at the second HTTP request the process
- * served (the first is the harness's /healthz probe), unless --all.
+ * served (the first is the harness's /healthz probe), unless --all. Frames in the bundle
+ * (dist/main.cjs) are mapped back through its source map to the package or src/ file they came from.
  */
 import { readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const { values, positionals } = parseArgs({
@@ -19,9 +23,11 @@ if (positionals.length === 0) {
   process.exit(2);
 }
 const top = Number(values.top);
+const sourceMaps = new Map();
 
 for (const file of positionals) {
   const profile = JSON.parse(readFileSync(file, 'utf8'));
+  for (const n of profile.nodes) n.callFrame = original(n.callFrame);
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -47,7 +53,7 @@ for (const file of positionals) {
     }
     const us = deltas[i + 1] ?? deltas[i] ?? 0;
     self.set(id, (self.get(id) ?? 0) + us);
-    // Inclusive time of the project's own functions (dist/), each counted once per sample.
+    // Inclusive time of the project's own functions (src/), each counted once per sample.
     const seen = new Set();
     for (let at = id; at !== undefined; at = parent.get(at)) {
       const frame = byId.get(at)?.callFrame;
@@ -100,32 +106,52 @@ for (const file of positionals) {
   for (const [name, us] of [...packageTime].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
     process.stdout.write(`  ${pct(us)}  ${name}\n`);
   }
-  process.stdout.write(`\nTop ${top} project functions (dist/) by inclusive time:\n`);
+  process.stdout.write(`\nTop ${top} project functions (src/) by inclusive time:\n`);
   for (const [name, us] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, top)) {
     process.stdout.write(`  ${pct(us)}  ${name}\n`);
   }
 }
 
-/** The project's compiled code (dist/), not a dependency's dist/. */
+/** A bundled frame as the file and line it was bundled from (unchanged when there is no map). */
+function original(frame) {
+  if (!frame.url.endsWith('.cjs')) return frame;
+  let map = sourceMaps.get(frame.url);
+  if (map === undefined) {
+    try {
+      map = new SourceMap(JSON.parse(readFileSync(`${fileURLToPath(frame.url)}.map`, 'utf8')));
+    } catch {
+      map = null;
+    }
+    sourceMaps.set(frame.url, map);
+  }
+  const entry = map?.findEntry(frame.lineNumber, frame.columnNumber);
+  if (!entry?.originalSource) return frame;
+  const source = entry.originalSource.startsWith('file:')
+    ? fileURLToPath(entry.originalSource)
+    : resolve(dirname(fileURLToPath(frame.url)), entry.originalSource);
+  return { ...frame, url: pathToFileURL(source).href, lineNumber: entry.originalLine };
+}
+
+/** The project's own code (src/, or dist/ for an unbundled build), not a dependency's. */
 function own(url) {
-  return url.includes('/dist/') && !url.includes('/node_modules/');
+  return (url.includes('/src/') || url.includes('/dist/')) && !url.includes('/node_modules/');
 }
 
 function label({ functionName, url, lineNumber }) {
   const path = url.replace(/^file:\/\//, '');
   const where = path.includes('/node_modules/')
     ? path.slice(path.lastIndexOf('/node_modules/') + '/node_modules/'.length)
-    : path.replace(/^.*\/dist\//, 'dist/');
+    : path.replace(/^.*\/(src|dist)\//, '$1/');
   return `${functionName || '(anonymous)'} ${where ? `${where}:${lineNumber + 1}` : ''}`.trim();
 }
 
-/** A package name, a dist/ file, node: internals, or a V8 pseudo-frame. */
+/** A package name, a src/ file, node: internals, or a V8 pseudo-frame. */
 function group(url, functionName) {
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
   const mod = /.*node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (mod) return mod[1] ?? url;
-  const dist = /\/dist\/(.+)$/.exec(url);
-  if (dist && own(url)) return `dist/${dist[1]}`;
+  const ownFile = /\/(src|dist)\/(.+)$/.exec(url);
+  if (ownFile && own(url)) return `${ownFile[1]}/${ownFile[2]}`;
   if (url.startsWith('node:')) return 'node: internals';
   return url.replace(/^file:\/\//, '');
 }

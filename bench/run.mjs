@@ -500,7 +500,7 @@ async function main() {
     ].join('\n'),
   );
   process.on('exit', () => rmSync(configPath, { force: true }));
-  const proxyArgs = ['dist/main.js', '--config', configPath];
+  const proxyArgs = ['dist/main.cjs', '--config', configPath];
   const passPort = await freePort();
   const passArgs = ['bench/passthrough.mjs', '--upstream', upstream, '--port', String(passPort)];
 

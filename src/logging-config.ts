@@ -3,6 +3,7 @@
  * place a credential could appear redacted by path. Secret values themselves (configured keys)
  * are also scrubbed from free text with `redactSecrets` before they reach a log line or a client.
  */
+import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from './config.js';
 
@@ -57,15 +58,17 @@ function prettyDestination(asked: boolean): DestinationStream | null {
       );
     return null;
   }
-  return pino.transport({
-    target: 'pino-pretty',
-    options: { colorize: process.stdout.isTTY },
-  }) as DestinationStream;
+  // In-process, not a pino transport: a transport's worker loads pino's files by path, which a
+  // bundled build (scripts/build.mjs) does not have. Pretty output is for development anyway.
+  const pretty = load('pino-pretty') as (options: { colorize: boolean }) => DestinationStream;
+  return pretty({ colorize: process.stdout.isTTY === true });
 }
+
+const load = createRequire(import.meta.url);
 
 function isInstalled(pkg: string): boolean {
   try {
-    import.meta.resolve(pkg);
+    load.resolve(pkg);
     return true;
   } catch {
     return false;

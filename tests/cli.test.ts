@@ -1,5 +1,5 @@
 /**
- * The built CLI (`node dist/main.js`) as a user runs it: exit codes, one-line errors on stderr,
+ * The built CLI (`node dist/main.cjs`, the bundle `npm run build` makes) as a user runs it: exit codes, one-line errors on stderr,
  * the JSON start-up line on stdout, a graceful SIGTERM shutdown that lets a stream finish, and
  * the `--upstream` quick start.
  */
@@ -15,7 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chatCompletion, MockUpstream, sendJson } from './helpers/mock-upstream.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'dist', 'main.js');
+const MAIN = join(ROOT, 'dist', 'main.cjs');
 const PROCESS_TIMEOUT_MS = 10_000;
 
 let dir: string;
@@ -23,7 +23,7 @@ const children = new Set<ChildProcess>();
 
 beforeAll(() => {
   try {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe', timeout: 60_000 });
+    execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'pipe', timeout: 60_000 });
   } catch (err) {
     const e = err as { stdout?: Buffer; stderr?: Buffer; message: string };
     throw new Error(`the build failed: ${e.message}\n${String(e.stdout ?? '')}${String(e.stderr ?? '')}`);

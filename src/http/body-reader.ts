@@ -34,8 +34,12 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
     throw new InvalidJsonError((err as Error).message);
   }
   // A "__proto__" key (possibly \u-escaped) becomes an own property that a later Object.assign
-  // would turn into a prototype; such a body is refused, as Fastify refuses it.
-  if ((text.includes('__proto__') || text.includes('\\u')) && hasProtoKey(value)) {
+  // would turn into a prototype, and so can "constructor": {"prototype": …}; such a body is
+  // refused, as Fastify's defaults refuse it.
+  if (
+    (text.includes('__proto__') || text.includes('constructor') || text.includes('\\u')) &&
+    hasPoisonedKey(value)
+  ) {
     throw new InvalidJsonError('Object contains forbidden prototype property');
   }
   return value;
@@ -166,9 +170,21 @@ function decode(
   });
 }
 
-function hasProtoKey(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (Array.isArray(value)) return value.some(hasProtoKey);
-  if (Object.hasOwn(value, '__proto__')) return true;
-  return Object.values(value).some(hasProtoKey);
+/** Iterative, not recursive: JSON.parse accepts nesting deep enough to overflow the stack. */
+function hasPoisonedKey(root: unknown): boolean {
+  const pending: unknown[] = [root];
+  for (let value = pending.pop(); value !== undefined; value = pending.pop()) {
+    if (typeof value !== 'object' || value === null) continue;
+    if (Array.isArray(value)) {
+      for (const item of value) pending.push(item);
+      continue;
+    }
+    if (Object.hasOwn(value, '__proto__')) return true;
+    const ctor = (value as { constructor?: unknown }).constructor;
+    if (Object.hasOwn(value, 'constructor') && typeof ctor === 'object' && ctor !== null) {
+      if (Object.hasOwn(ctor, 'prototype')) return true;
+    }
+    for (const item of Object.values(value)) pending.push(item);
+  }
+  return false;
 }

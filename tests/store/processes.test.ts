@@ -1,5 +1,5 @@
 /**
- * The same scenarios as replicas.test.ts, with real separate OS processes (`node <dist>/main.js
+ * The same scenarios as replicas.test.ts, with real separate OS processes (`node <dist>/main.cjs
  * --config FILE`): two processes sharing one Redis serve the turns of one conversation, and a
  * SQLite-backed process stopped with SIGTERM is replaced by a new process on the same file that
  * continues the conversation.
@@ -20,7 +20,7 @@ import { REDIS_URL, redisKeys, redisTestPrefix, wipeRedisPrefix } from './helper
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const OUT_DIR = join(ROOT, '.cache', `test-dist-${process.pid}`);
-const MAIN = join(OUT_DIR, 'main.js');
+const MAIN = join(OUT_DIR, 'main.cjs');
 const MODEL = 'test-model';
 
 const script = new ChatScript();
@@ -30,7 +30,7 @@ const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   try {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', OUT_DIR], {
+    execFileSync(process.execPath, ['scripts/build.mjs', '--outfile', MAIN], {
       cwd: ROOT,
       stdio: 'pipe',
       timeout: 60_000,
@@ -80,7 +80,7 @@ interface Proxy {
 
 let configCount = 0;
 
-/** Spawns `node <dist>/main.js --config FILE` and waits for the JSON start-up line with the URL. */
+/** Spawns `node <dist>/main.cjs --config FILE` and waits for the JSON start-up line with the URL. */
 async function launch(storeTable: string): Promise<Proxy> {
   const file = join(dir, `proxy-${++configCount}.toml`);
   writeFileSync(
