@@ -26,69 +26,87 @@ type Schema = {
   minLength?: number;
 };
 
+/** Where a value sits in the body, as a chain: the JSON Pointer string is built only for errors. */
+type Path = { readonly parent: Path; readonly key: string | number } | null;
+
 /** Throws the 400 for the first (deepest) problem in `body`. */
 export function validateRequestBody(body: unknown): void {
   const errors: SchemaError[] = [];
-  if (check(responsesRequestSchema as Schema, body, '', errors)) return;
+  if (check(responsesRequestSchema as Schema, body, null, errors)) return;
   const { param, message } = describeValidationError(errors);
   throw new InvalidRequestError(message, param || null, codeOf(errors));
 }
 
-function check(schema: Schema, value: unknown, path: string, errors: SchemaError[]): boolean {
+function check(schema: Schema, value: unknown, path: Path, errors: SchemaError[]): boolean {
   if (schema.anyOf) {
     const branchErrors: SchemaError[] = [];
     if (schema.anyOf.some((branch) => check(branch, value, path, branchErrors))) return true;
-    errors.push(...branchErrors, {
-      instancePath: path,
-      keyword: 'anyOf',
-      message: 'must match a schema in anyOf',
-      params: {},
-    });
+    errors.push(...branchErrors, error(path, 'anyOf', 'must match a schema in anyOf'));
     return false;
   }
   if (schema.type !== undefined && !hasType(value, schema.type)) {
-    errors.push({
-      instancePath: path,
-      keyword: 'type',
-      message: `must be ${schema.type}`,
-      params: { type: schema.type },
-    });
+    errors.push(error(path, 'type', `must be ${schema.type}`, { type: schema.type }));
     return false;
   }
   let ok = true;
-  const fail = (keyword: string, message: string, params: Record<string, unknown> = {}) => {
-    errors.push({ instancePath: path, keyword, message, params });
-    ok = false;
-  };
   if (typeof value === 'number') {
-    if (schema.minimum !== undefined && value < schema.minimum)
-      fail('minimum', `must be >= ${schema.minimum}`);
-    if (schema.maximum !== undefined && value > schema.maximum)
-      fail('maximum', `must be <= ${schema.maximum}`);
+    if (schema.minimum !== undefined && value < schema.minimum) {
+      errors.push(error(path, 'minimum', `must be >= ${schema.minimum}`));
+      ok = false;
+    }
+    if (schema.maximum !== undefined && value > schema.maximum) {
+      errors.push(error(path, 'maximum', `must be <= ${schema.maximum}`));
+      ok = false;
+    }
   }
   if (typeof value === 'string' && schema.minLength !== undefined && value.length < schema.minLength) {
-    fail('minLength', `must NOT have fewer than ${schema.minLength} characters`);
+    errors.push(error(path, 'minLength', `must NOT have fewer than ${schema.minLength} characters`));
+    ok = false;
   }
   if (Array.isArray(value) && schema.items) {
-    const items = schema.items;
-    value.forEach((item, i) => {
-      if (!check(items, item, `${path}/${i}`, errors)) ok = false;
-    });
+    for (let i = 0; i < value.length; i++) {
+      if (!check(schema.items, value[i], { parent: path, key: i }, errors)) ok = false;
+    }
   }
   if (isObject(value)) {
-    for (const key of schema.required ?? []) {
-      if (!Object.hasOwn(value, key))
-        fail('required', `must have required property '${key}'`, { missingProperty: key });
+    if (schema.required) {
+      for (const key of schema.required) {
+        if (Object.hasOwn(value, key)) continue;
+        errors.push(
+          error(path, 'required', `must have required property '${key}'`, { missingProperty: key }),
+        );
+        ok = false;
+      }
     }
-    for (const [key, v] of Object.entries(value)) {
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
       const sub =
         schema.properties && Object.hasOwn(schema.properties, key)
           ? schema.properties[key]
           : schema.additionalProperties;
-      if (sub && !check(sub, v, `${path}/${escapePointer(key)}`, errors)) ok = false;
+      if (sub && !check(sub, value[key], { parent: path, key }, errors)) ok = false;
     }
   }
   return ok;
+}
+
+function error(
+  path: Path,
+  keyword: string,
+  message: string,
+  params: Record<string, unknown> = {},
+): SchemaError {
+  return { instancePath: pointer(path), keyword, message, params };
+}
+
+/** The JSON Pointer of a path, escaped as in ajv's instancePath. */
+function pointer(path: Path): string {
+  let text = '';
+  for (let at = path; at !== null; at = at.parent) {
+    const key = typeof at.key === 'number' ? String(at.key) : at.key.replace(/~/g, '~0').replace(/\//g, '~1');
+    text = `/${key}${text}`;
+  }
+  return text;
 }
 
 function hasType(value: unknown, type: string): boolean {
@@ -114,11 +132,6 @@ function hasType(value: unknown, type: string): boolean {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** JSON Pointer escaping, as in ajv's instancePath. */
-function escapePointer(key: string): string {
-  return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 /** The OpenAI error code for the error `describeValidationError` reports (the deepest one). */

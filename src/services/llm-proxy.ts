@@ -137,10 +137,12 @@ export class LlmProxy {
    */
   async send(call: PreparedCall, cancellation: Cancellation): Promise<UpstreamReply> {
     const started = performance.now();
-    const chain = [call.route.target, ...this.fallbackTargets(call.route.target)];
+    const first = call.route.target;
+    const chain = first.fallbacks.length === 0 ? [first] : [first, ...this.fallbackTargets(first)];
     let lastError: unknown;
     try {
-      for (const [i, target] of chain.entries()) {
+      for (let i = 0; i < chain.length; i++) {
+        const target = chain[i] as TargetConfig;
         if (i > 0) {
           this.metrics?.fallbacks.inc({ from: chain[i - 1]?.name ?? '', to: target.name });
           this.logger.warn({ from: chain[i - 1]?.name, to: target.name }, 'falling back to another target');

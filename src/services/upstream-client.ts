@@ -73,15 +73,19 @@ class Endpoint {
 export class UpstreamClient {
   private readonly endpoints: Endpoint[];
   private next = 0;
-  private readonly headers: Record<string, string>;
+  private readonly jsonHeaders: Readonly<Record<string, string>>;
+  private readonly streamHeaders: Readonly<Record<string, string>>;
 
   constructor(
     readonly target: TargetConfig,
     private readonly watchdog: DeadlineWatchdog = new DeadlineWatchdog(),
   ) {
     this.endpoints = target.baseUrls.map((u) => new Endpoint(u, target));
-    this.headers = { ...target.headers, 'content-type': 'application/json' };
-    if (target.apiKey !== null) this.headers.authorization = `Bearer ${target.apiKey}`;
+    const headers: Record<string, string> = { ...target.headers, 'content-type': 'application/json' };
+    if (target.apiKey !== null) headers.authorization = `Bearer ${target.apiKey}`;
+    // Built once: undici only reads them.
+    this.jsonHeaders = { ...headers, accept: 'application/json' };
+    this.streamHeaders = { ...headers, accept: 'text/event-stream' };
   }
 
   /**
@@ -104,11 +108,9 @@ export class UpstreamClient {
       cancelDeadline();
       exchange.release();
     };
-    const headers: Record<string, string> = {
-      ...this.headers,
-      accept: stream ? 'text/event-stream' : 'application/json',
-    };
-    if (this.target.forwardClientKey && clientKey) headers.authorization = `Bearer ${clientKey}`;
+    let headers = stream ? this.streamHeaders : this.jsonHeaders;
+    if (this.target.forwardClientKey && clientKey)
+      headers = { ...headers, authorization: `Bearer ${clientKey}` };
     const failure = (err: unknown): Error => {
       if (exchange.reason === TOTAL_TIMEOUT && !cancellation.aborted) {
         return new UpstreamTimeoutError(this.target.name, 'total', err);

@@ -44,6 +44,11 @@ export const SSE_HEADERS = {
 const snapshotJson = new WeakMap<object, string>();
 
 export function formatEvent(event: StreamEvent): string {
+  if (event.type === 'response.output_text.delta' && event.logprobs.length === 0) {
+    // Most events of a stream are text deltas: built as text, not by JSON.stringify of the object
+    // (about 1 µs against 0.2 µs each in the benchmark). Same bytes, same key order; a test checks.
+    return `event: response.output_text.delta\ndata: {"type":"response.output_text.delta","item_id":${JSON.stringify(event.item_id)},"output_index":${event.output_index},"content_index":${event.content_index},"delta":${JSON.stringify(event.delta)},"logprobs":[],"sequence_number":${event.sequence_number}}\n\n`;
+  }
   if ('response' in event) {
     let json = snapshotJson.get(event.response);
     if (json === undefined) {
@@ -118,25 +123,34 @@ export async function relayStream(
   });
 
   let finalHandled = false;
-  const flush = async (): Promise<void> => {
+  /**
+   * Writes what is pending. Synchronous unless the client applies backpressure or the final
+   * Response must be stored first: a promise per upstream read showed up in the profiles.
+   */
+  const flush = (): Promise<void> | undefined => {
     if (translator.finished && !finalHandled && options.beforeFinal && translator.final) {
       finalHandled = true;
-      // The terminal event is the last one serialized: hold it back until the final Response is stored.
-      const cut = pending.lastIndexOf(`event: ${terminalType(translator.final.status)}\n`);
-      const terminal = cut >= 0 ? pending.slice(cut) : '';
-      pending = cut >= 0 ? pending.slice(0, cut) : pending;
-      await write();
-      const failure = await options.beforeFinal(translator.final);
-      pending +=
-        failure && translator.final.status !== 'failed'
-          ? serialize(translator.replaceTerminal(failure))
-          : terminal;
+      return storeThenFinish(translator.final, options.beforeFinal);
     }
+    return write();
+  };
+  const storeThenFinish = async (
+    final: ResponseObject,
+    beforeFinal: NonNullable<RelayOptions['beforeFinal']>,
+  ): Promise<void> => {
+    // The terminal event is the last one serialized: hold it back until the final Response is stored.
+    const cut = pending.lastIndexOf(`event: ${terminalType(final.status)}\n`);
+    const terminal = cut >= 0 ? pending.slice(cut) : '';
+    pending = cut >= 0 ? pending.slice(0, cut) : pending;
+    await write();
+    const failure = await beforeFinal(final);
+    pending +=
+      failure && final.status !== 'failed' ? serialize(translator.replaceTerminal(failure)) : terminal;
     await write();
   };
   let sawOutput = false;
-  const write = async (): Promise<void> => {
-    if (pending === '' || res.destroyed) return;
+  const write = (): Promise<void> | undefined => {
+    if (pending === '' || res.destroyed) return undefined;
     if (
       !sawOutput &&
       options.onFirstOutput &&
@@ -148,7 +162,7 @@ export async function relayStream(
     const ok = res.write(pending);
     pending = '';
     lastWrite = Date.now();
-    if (!ok) await drained(res);
+    return ok ? undefined : drained(res);
   };
 
   const keepAlive =
@@ -181,7 +195,8 @@ export async function relayStream(
       // After the terminal event the rest of the body is drained, unread, so the connection can be reused.
       if (translator.finished) continue;
       parser.feed(decoder.decode(buf, { stream: true }));
-      await flush();
+      const writing = flush();
+      if (writing) await writing;
       if (translator.finished) {
         end();
         if (translator.final?.status === 'failed') break; // stop reading a misbehaving upstream
