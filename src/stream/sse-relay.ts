@@ -69,7 +69,17 @@ export async function relayStream(
   options: RelayOptions,
 ): Promise<RelayOutcome> {
   res.writeHead(200, { ...SSE_HEADERS, ...options.headers });
-  let pending = serialize(translator.start());
+  let pending = '';
+  /** The terminal event, held back while the final Response is being stored (see storeThenFinish). */
+  let held = '';
+  const holdTerminal = options.beforeFinal !== undefined;
+  const append = (events: StreamEvent[]): void => {
+    for (const event of events) {
+      if (holdTerminal && TERMINAL_TYPES.has(event.type)) held += formatEvent(event);
+      else pending += formatEvent(event);
+    }
+  };
+  append(translator.start());
   let sawDone = false;
   let lastWrite = Date.now();
 
@@ -78,7 +88,7 @@ export async function relayStream(
     onError(error: ParseError) {
       // Unknown fields and bad `retry` values are ignored, as SSE says; an endless event is not.
       if (error.type !== 'max-buffer-size-exceeded' || translator.finished) return;
-      pending += serialize(
+      append(
         translator.fail({
           type: 'server_error',
           code: 'upstream_error',
@@ -90,7 +100,7 @@ export async function relayStream(
       if (translator.finished) return;
       if (message.data === '[DONE]') {
         sawDone = true;
-        pending += serialize(translator.end(true));
+        append(translator.end(true));
         return;
       }
       if (message.event === 'error') {
@@ -102,14 +112,14 @@ export async function relayStream(
         } catch {
           // plain-text data: the message as it is
         }
-        pending += serialize(translator.chunk({ error: detail || 'the upstream reported an error' }));
+        append(translator.chunk({ error: detail || 'the upstream reported an error' }));
         return;
       }
       let payload: unknown;
       try {
         payload = JSON.parse(message.data);
       } catch {
-        pending += serialize(
+        append(
           translator.fail({
             type: 'server_error',
             code: 'upstream_error',
@@ -118,7 +128,7 @@ export async function relayStream(
         );
         return;
       }
-      pending += serialize(translator.chunk(payload));
+      append(translator.chunk(payload));
     },
   });
 
@@ -138,14 +148,12 @@ export async function relayStream(
     final: ResponseObject,
     beforeFinal: NonNullable<RelayOptions['beforeFinal']>,
   ): Promise<void> => {
-    // The terminal event is the last one serialized: hold it back until the final Response is stored.
-    const cut = pending.lastIndexOf(`event: ${terminalType(final.status)}\n`);
-    const terminal = cut >= 0 ? pending.slice(cut) : '';
-    pending = cut >= 0 ? pending.slice(0, cut) : pending;
+    // The terminal event waits (in `held`) until the final Response is stored; a store failure
+    // replaces it with error + response.failed.
     await write();
     const failure = await beforeFinal(final);
-    pending +=
-      failure && final.status !== 'failed' ? serialize(translator.replaceTerminal(failure)) : terminal;
+    pending += failure && final.status !== 'failed' ? serialize(translator.replaceTerminal(failure)) : held;
+    held = '';
     await write();
   };
   let sawOutput = false;
@@ -206,7 +214,7 @@ export async function relayStream(
       // Dispatch a last event the upstream did not terminate with a blank line (the parser's
       // reset({consume}) would parse that line but drop the event).
       parser.feed(`${decoder.decode()}\n\n`);
-      if (!translator.finished) pending += serialize(translator.end(sawDone));
+      if (!translator.finished) append(translator.end(sawDone));
     }
   };
 
@@ -221,16 +229,15 @@ export async function relayStream(
       } catch {
         reply = undefined;
       }
-      pending +=
+      append(
         reply === undefined
-          ? serialize(
-              translator.fail({
-                type: 'server_error',
-                code: 'upstream_error',
-                message: `the upstream sent a malformed JSON reply: ${client.redact(text.slice(0, 200))}`,
-              }),
-            )
-          : serialize(translator.whole(reply));
+          ? translator.fail({
+              type: 'server_error',
+              code: 'upstream_error',
+              message: `the upstream sent a malformed JSON reply: ${client.redact(text.slice(0, 200))}`,
+            })
+          : translator.whole(reply),
+      );
     } else {
       await pump();
     }
@@ -238,7 +245,7 @@ export async function relayStream(
   } catch (err) {
     if (abort.aborted || res.destroyed) return 'client_closed';
     // The reply maps its own read errors (reset, idle or total timeout) to the client's error.
-    if (!translator.finished) pending += serialize(translator.fail(failureOf(upstream.failure(err))));
+    if (!translator.finished) append(translator.fail(failureOf(upstream.failure(err))));
     await flush();
   } finally {
     if (keepAlive) clearInterval(keepAlive);
@@ -250,11 +257,8 @@ export async function relayStream(
 /** Largest single upstream SSE event accepted (characters); a bigger one fails the stream. */
 const MAX_EVENT_CHARS = 32 * 1024 * 1024;
 
-function terminalType(status: ResponseObject['status']): string {
-  if (status === 'completed') return 'response.completed';
-  if (status === 'incomplete') return 'response.incomplete';
-  return 'response.failed';
-}
+/** The events that end a stream: one per stream, always the last. */
+const TERMINAL_TYPES = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 
 function isJson(upstream: UpstreamReply): boolean {
   const type = upstream.headers['content-type'];

@@ -94,10 +94,7 @@ export class StreamTranslator {
     if (chunk.error !== undefined && chunk.error !== null) return this.fail(upstreamStreamError(chunk.error));
     if (typeof chunk.usage === 'object' && chunk.usage !== null) this.usage = chunk.usage;
     if (typeof chunk.service_tier === 'string') this.serviceTier = chunk.service_tier;
-    const choices = (Array.isArray(chunk.choices) ? chunk.choices : []).filter(
-      (c) => typeof c === 'object' && c !== null,
-    );
-    const choice = choices.find((c) => c.index === 0) ?? choices[0];
+    const choice = firstChoice(chunk.choices);
     if (!choice) return this.drain();
     try {
       const delta = typeof choice.delta === 'object' && choice.delta !== null ? choice.delta : {};
@@ -262,6 +259,20 @@ export class StreamTranslator {
     if (this.phase !== phase)
       throw new Error(`StreamTranslator: called in phase '${this.phase}', expected '${phase}'`);
   }
+}
+
+type Choice = ChatCompletionChunk['choices'][number];
+
+/** Choice 0 (or the first object there is): a loop, not filter + find, as it runs once per chunk. */
+function firstChoice(choices: unknown): Choice | undefined {
+  if (!Array.isArray(choices)) return undefined;
+  let first: Choice | undefined;
+  for (const c of choices as unknown[]) {
+    if (typeof c !== 'object' || c === null) continue;
+    if ((c as Choice).index === 0) return c as Choice;
+    first ??= c as Choice;
+  }
+  return first;
 }
 
 /** `data: {"error": …}` after a 200: OpenAI-compatible servers report mid-stream failures this way. */
