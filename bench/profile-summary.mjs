@@ -6,7 +6,7 @@
  *
  * Start-up (module loading) is skipped: counting starts at the second HTTP request the process
  * served (the first is the harness's /healthz probe), unless --all. Frames in the bundle
- * (dist/main.cjs) are mapped back through its source map to the package or src/ file they came from.
+ * (dist/llm-proxy.cjs) are mapped back through its source map to the package or src/ file they came from.
  */
 import { readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
@@ -115,20 +115,22 @@ for (const file of positionals) {
 /** A bundled frame as the file and line it was bundled from (unchanged when there is no map). */
 function original(frame) {
   if (!frame.url.endsWith('.cjs')) return frame;
-  let map = sourceMaps.get(frame.url);
+  // The launcher compiles the bundle with vm.Script, whose frames carry a plain path, not a URL.
+  const bundle = frame.url.startsWith('file:') ? fileURLToPath(frame.url) : frame.url;
+  let map = sourceMaps.get(bundle);
   if (map === undefined) {
     try {
-      map = new SourceMap(JSON.parse(readFileSync(`${fileURLToPath(frame.url)}.map`, 'utf8')));
+      map = new SourceMap(JSON.parse(readFileSync(`${bundle}.map`, 'utf8')));
     } catch {
       map = null;
     }
-    sourceMaps.set(frame.url, map);
+    sourceMaps.set(bundle, map);
   }
   const entry = map?.findEntry(frame.lineNumber, frame.columnNumber);
   if (!entry?.originalSource) return frame;
   const source = entry.originalSource.startsWith('file:')
     ? fileURLToPath(entry.originalSource)
-    : resolve(dirname(fileURLToPath(frame.url)), entry.originalSource);
+    : resolve(dirname(bundle), entry.originalSource);
   return { ...frame, url: pathToFileURL(source).href, lineNumber: entry.originalLine };
 }
 

@@ -282,7 +282,8 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
+/** Runs the CLI with this process's arguments and exits with its code (the built launcher calls it). */
+export function main(): void {
   run(process.argv.slice(2), process.env).then(
     (code) => {
       // Exit explicitly: a keep-alive socket or timer must not hold a stopped proxy open.
@@ -294,3 +295,5 @@ if (isEntryPoint()) {
     },
   );
 }
+
+if (isEntryPoint()) main();

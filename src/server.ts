@@ -4,6 +4,7 @@
  * on both. Nothing here listens; `main.ts` does.
  */
 import { createServer } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -136,6 +137,9 @@ export async function buildServer({ config, logger, readiness = [] }: ServerDeps
     done();
   });
   app.addHook('onClose', async () => {
+    // Every connection is closed by now; what the exchanges still do is log and count. Bounded, so
+    // a bug there cannot hold the process open.
+    await Promise.race([responses.idle(), sleep(1_000, undefined, { ref: false })]);
     await proxy.close();
     await store.close();
   });

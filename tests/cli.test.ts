@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -599,3 +599,24 @@ describe('graceful shutdown and the --upstream quick start', () => {
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+describe('the launcher (dist/main.cjs)', () => {
+  const cache = join(ROOT, 'dist', 'llm-proxy.cjs.cache');
+  const help = () =>
+    execFileSync(process.execPath, [MAIN, '--help'], { encoding: 'utf8', timeout: PROCESS_TIMEOUT_MS });
+
+  it('writes V8 code cache beside the bundle, reuses it, and replaces one V8 refuses', () => {
+    rmSync(cache, { force: true });
+    expect(help()).toMatch(/^Usage: llm-proxy/);
+    expect(existsSync(cache), 'written at exit').toBe(true);
+    const written = statSync(cache);
+    expect(written.size).toBeGreaterThan(10_000);
+
+    expect(help()).toMatch(/^Usage: llm-proxy/);
+    expect(statSync(cache).mtimeMs, 'accepted, so not rewritten').toBe(written.mtimeMs);
+
+    writeFileSync(cache, 'not a code cache');
+    expect(help()).toMatch(/^Usage: llm-proxy/);
+    expect(statSync(cache).size, 'refused, so replaced').toBeGreaterThan(10_000);
+  });
+});

@@ -80,6 +80,8 @@ class Exchange implements LoggedRequest {
 export class ResponsesRoute {
   /** Set once the server is shutting down: new requests get a 503, as Fastify's routes do. */
   closing = false;
+  private active = 0;
+  private readonly idleWaiters: Array<() => void> = [];
 
   constructor(private readonly deps: ResponsesRouteDeps) {}
 
@@ -104,9 +106,29 @@ export class ResponsesRoute {
       cancellation.abort();
       if (!exchange.streaming) logRequest(exchange, 499, metrics);
     });
-    this.serve(req, res, exchange, cancellation).catch((err: unknown) => {
-      this.fail(res, exchange, err, cancellation);
-    });
+    this.active++;
+    this.serve(req, res, exchange, cancellation).then(
+      () => this.ended(),
+      (err: unknown) => {
+        this.fail(res, exchange, err, cancellation);
+        this.ended();
+      },
+    );
+  }
+
+  /**
+   * Resolves once no exchange is in progress: shutdown waits for it, so each request's log line
+   * (a cut stream's included) is written before "stopped".
+   */
+  idle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private ended(): void {
+    this.active--;
+    if (this.active > 0 || this.idleWaiters.length === 0) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private async serve(

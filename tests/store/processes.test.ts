@@ -30,7 +30,7 @@ const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   try {
-    execFileSync(process.execPath, ['scripts/build.mjs', '--outfile', MAIN], {
+    execFileSync(process.execPath, ['scripts/build.mjs', '--outdir', OUT_DIR], {
       cwd: ROOT,
       stdio: 'pipe',
       timeout: 60_000,
