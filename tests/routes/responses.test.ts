@@ -2,6 +2,8 @@
  * POST /v1/responses over real HTTP: an unknown top-level field is ignored (the request still
  * succeeds) and named once in a debug line; no such line when every field is known, or at info.
  */
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { chatCompletion, MockUpstream, sendJson } from '../helpers/mock-upstream.js';
 import { oneTarget, startProxy, type TestProxy } from '../helpers/proxy.js';
@@ -85,5 +87,55 @@ describe('unknown request fields', () => {
     const r = await post(quiet.url, { model: 'test-model', input: 'Hi', foo: 1 }, 'ignored-info');
     expect(r.status).toBe(200);
     expect((await linesOf(quiet, 'ignored-info')).filter((l) => l.msg === MSG)).toEqual([]);
+  });
+});
+
+describe('a request that arrives after shutdown began', () => {
+  it('gets a 503 server_shutting_down with Connection: close, on a connection still open for an earlier request', async () => {
+    const slow = await MockUpstream.start((_req, res) => {
+      setTimeout(() => sendJson(res, 200, chatCompletion({ content: 'late' })), 300);
+    });
+    const closing = await startProxy(oneTarget(slow.baseUrl), {}, 'info');
+    try {
+      const { port } = new URL(closing.url);
+      const body = JSON.stringify({ model: 'test-model', input: 'Hi', store: false });
+      const post = (id: string) =>
+        `POST /v1/responses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Request-Id: ${id}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+      const socket = connect(Number(port), '127.0.0.1');
+      await once(socket, 'connect');
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('utf8');
+      });
+      const ended = once(socket, 'close');
+      // The first request is still in flight when shutdown begins; the second arrives after.
+      socket.write(post('first'));
+      await vi.waitFor(() => expect(slow.requests).toHaveLength(1));
+      const shutdown = closing.close();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.write(post('second'));
+      await ended;
+      await shutdown;
+      const replies = received.split(/(?=HTTP\/1\.1 )/);
+      expect(replies).toHaveLength(2);
+      expect(replies[0]).toMatch(/^HTTP\/1\.1 200 /);
+      expect(replies[1]).toMatch(/^HTTP\/1\.1 503 /);
+      expect(replies[1]).toMatch(/\r\nconnection: close\r\n/i);
+      expect(replies[1]).toMatch(/\r\nx-request-id: second\r\n/i);
+      const envelope = JSON.parse((replies[1] ?? '').slice((replies[1] ?? '').indexOf('\r\n\r\n') + 4));
+      expect(envelope).toEqual({
+        error: {
+          message: 'The proxy is shutting down; retry the request.',
+          type: 'server_error',
+          param: null,
+          code: 'server_shutting_down',
+        },
+      });
+      expect(slow.requests).toHaveLength(1);
+    } finally {
+      await closing.close().catch(() => {});
+      await slow.close();
+    }
   });
 });
