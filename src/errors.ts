@@ -227,6 +227,12 @@ export function toProxyError(err: unknown, requestId: string): ProxyError {
   });
 }
 
+/** An aborted call: our cancellation's DOMException, or undici's own abort error. */
+export function isAbortError(err: unknown): boolean {
+  const e = err as { name?: string; code?: string } | null;
+  return e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED';
+}
+
 export function toErrorBody(err: ProxyError): ErrorBody {
   return { error: { message: err.message, type: err.type, param: err.param, code: err.code } };
 }

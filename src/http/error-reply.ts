@@ -4,7 +4,7 @@
  * detail an operator needs (a proxy bug gets its stack, upstream trouble its cause), never in the
  * reply. The routes then write `toErrorBody(error)` with `error.status`.
  */
-import { type ProxyError, toProxyError } from '../errors.js';
+import { isAbortError, type ProxyError, toProxyError } from '../errors.js';
 import type { ProxyLog } from './request-log.js';
 
 export interface ErrorLog {
@@ -19,7 +19,7 @@ export function reportError(
   request: { id: string; log: ErrorLog; proxyLog: ProxyLog },
   clientGone: boolean,
 ): ProxyError | null {
-  if (isAbort(err) && clientGone) {
+  if (isAbortError(err) && clientGone) {
     // The client went away and the route aborted the upstream call: not a failure, nothing to send.
     request.log.debug('client closed the connection before the reply');
     return null;
@@ -29,11 +29,6 @@ export function reportError(
   if (error.status === 500) request.log.error({ err }, 'request failed');
   else if (error.status >= 500) request.log.warn({ cause: describeCause(err) }, error.message);
   return error;
-}
-
-function isAbort(err: unknown): boolean {
-  const e = err as { name?: string; code?: string } | null;
-  return e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED';
 }
 
 function describeCause(err: unknown): string | null {

@@ -14,6 +14,7 @@ import requestApi from 'undici/lib/api/index.js';
 import Pool from 'undici/lib/dispatcher/pool.js';
 import type { TargetConfig } from '../config.js';
 import {
+  isAbortError,
   type ProxyError,
   UpstreamHttpError,
   UpstreamProtocolError,
@@ -193,7 +194,7 @@ export class UpstreamClient {
   /** Maps an undici/socket failure to the error the client sees. Aborts are re-thrown as they are. */
   transportError(err: unknown): Error {
     const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
-    if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED') return err as Error;
+    if (isAbortError(err)) return err as Error;
     const code = e?.code ?? e?.cause?.code ?? '';
     const name = this.target.name;
     switch (code) {
