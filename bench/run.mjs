@@ -14,7 +14,8 @@
  *   --latency-ms MS     mock delay before each reply (default 0)
  *   --chunk-delay-ms MS mock delay between stream chunks (default 0)
  *   --out NAME          results file name (default: latest for a full run, else quick / partial)
- *   --cpu-prof DIR      run the proxy with --cpu-prof; summarise with bench/profile-summary.mjs
+ *   --cpu-prof DIR      run the proxy and the pass-through with --cpu-prof (one file per process);
+ *                       summarise with bench/profile-summary.mjs
  *
  * Output: a Markdown report on stdout and in bench/results/<out>.md, the raw numbers in
  * bench/results/<out>.json. Only 127.0.0.1; every server is killed on exit, ctrl-c or a crash.
@@ -53,7 +54,7 @@ if (flags.help) {
   process.stdout.write(
     `${readFileSync(fileURLToPath(import.meta.url), 'utf8')
       .split('\n')
-      .slice(0, 21)
+      .slice(0, 22)
       .join('\n')}\n`,
   );
   process.exit(0);
@@ -521,7 +522,7 @@ async function main() {
   const profFlags = flags['cpu-prof']
     ? ['--cpu-prof', '--cpu-prof-dir', resolve(flags['cpu-prof']), '--cpu-prof-interval', '200']
     : [];
-  const pass = { ...(await launch('pass-through', passArgs, passPort)), path: '/v1/responses' };
+  const pass = { ...(await launch('pass-through', passArgs, passPort, profFlags)), path: '/v1/responses' };
   const proxy = { ...(await launch('llm-proxy', proxyArgs, proxyPort, profFlags)), path: '/v1/responses' };
   const idle = { 'llm-proxy': memory(proxy.pid).rssMB, 'pass-through': memory(pass.pid).rssMB };
 

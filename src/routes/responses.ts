@@ -26,6 +26,7 @@ import { type RelayOutcome, relayStream } from '../stream/sse-relay.js';
 import { StreamTranslator } from '../stream/stream-translator.js';
 import type { ResponsesRequest } from '../types.js';
 import { unknownFields } from '../utils/request-formatter.js';
+import { responseJson } from '../utils/response-json.js';
 
 export interface ResponsesRouteDeps {
   proxy: LlmProxy;
@@ -157,7 +158,7 @@ export class ResponsesRoute {
     exchange.proxyLog.usage = response.usage;
     // Stored before the reply: a client that continues at once always finds it.
     await proxy.save(call, response);
-    sendJson(res, 200, exchange.id, JSON.stringify(response));
+    sendJson(res, 200, exchange.id, responseJson(response));
     logRequest(exchange, 200, this.deps.metrics);
   }
 

@@ -9,6 +9,7 @@ import { ProxyError } from '../errors.js';
 import type { Cancellation } from '../services/cancellation.js';
 import type { UpstreamClient, UpstreamReply } from '../services/upstream-client.js';
 import type { ResponseObject } from '../utils/response-envelope.js';
+import { responseJson } from '../utils/response-json.js';
 import type { StreamEvent, StreamFailure, StreamTranslator } from './stream-translator.js';
 
 export type RelayOutcome = 'completed' | 'incomplete' | 'failed' | 'client_closed';
@@ -52,7 +53,7 @@ export function formatEvent(event: StreamEvent): string {
   if ('response' in event) {
     let json = snapshotJson.get(event.response);
     if (json === undefined) {
-      json = JSON.stringify(event.response);
+      json = responseJson(event.response as ResponseObject);
       snapshotJson.set(event.response, json);
     }
     return `event: ${event.type}\ndata: {"type":${JSON.stringify(event.type)},"sequence_number":${event.sequence_number},"response":${json}}\n\n`;
