@@ -15,6 +15,7 @@ import type { ResponseOutputItem } from '../types.js';
 import type { ResponseObject } from './response-envelope.js';
 
 /** A character JSON.stringify would escape (or a surrogate, which it escapes when lone). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what JSON escapes
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** A JSON string literal: `JSON.stringify(s)` for any string. */
