@@ -25,7 +25,10 @@ interface MetricSnapshot {
 }
 
 abstract class RegisteredMetric<S> {
-  protected readonly series = new Map<string, S>();
+  /** Every series, in the order they were made (the exposition order). */
+  protected readonly series: S[] = [];
+  /** One map level per label: its values are the next level's maps, the last level's the series. */
+  private readonly root = new Map<string, unknown>();
 
   constructor(
     readonly name: string,
@@ -39,19 +42,37 @@ abstract class RegisteredMetric<S> {
 
   abstract get(): Promise<MetricSnapshot>;
 
-  /** The series for a label set, made on first use. Label values never contain U+0000. */
-  protected at(labels: Readonly<Record<string, string>>, make: () => S): S {
-    let key = '';
-    for (const name of this.labelNames) key += `${labels[name]}\u0000`;
-    let series = this.series.get(key);
+  /** A new series for a label set (given as a copy the metric may keep). */
+  protected abstract create(labels: Record<string, string>): S;
+
+  /**
+   * The series for a label set, made on first use. Nested maps rather than one map on the joined
+   * values: the label values are mostly strings that already exist (route, target, status), whose
+   * hash is cached, where a joined key is a new string to build and hash on every update.
+   */
+  protected at(labels: Readonly<Record<string, string>>): S {
+    const names = this.labelNames;
+    let node = this.root;
+    for (let i = 0; i < names.length - 1; i++) {
+      const value = labels[names[i] as string] as string;
+      let next = node.get(value) as Map<string, unknown> | undefined;
+      if (next === undefined) {
+        next = new Map();
+        node.set(value, next);
+      }
+      node = next;
+    }
+    const value = names.length === 0 ? '' : (labels[names[names.length - 1] as string] as string);
+    let series = node.get(value) as S | undefined;
     if (series === undefined) {
-      series = make();
-      this.series.set(key, series);
+      series = this.create(this.copy(labels));
+      node.set(value, series);
+      this.series.push(series);
     }
     return series;
   }
 
-  protected copy(labels: Readonly<Record<string, string>>): Record<string, string> {
+  private copy(labels: Readonly<Record<string, string>>): Record<string, string> {
     const out: Record<string, string> = {};
     for (const name of this.labelNames) out[name] = labels[name] as string;
     return out;
@@ -67,22 +88,28 @@ export class LabelledCounter<L extends string> extends RegisteredMetric<{
   }
 
   inc(labels: Labels<L>, value = 1): void {
-    this.at(labels, () => ({ labels: this.copy(labels) as Labels<L>, value: 0 })).value += value;
+    this.at(labels).value += value;
+  }
+
+  protected create(labels: Record<string, string>): { labels: Labels<L>; value: number } {
+    return { labels: labels as Labels<L>, value: 0 };
   }
 
   async get(): Promise<MetricSnapshot> {
-    const values = [...this.series.values()].map((s) => ({ labels: { ...s.labels }, value: s.value }));
+    const values = this.series.map((s) => ({ labels: { ...s.labels }, value: s.value }));
     return { name: this.name, help: this.help, type: 'counter', values, aggregator: 'sum' };
   }
 }
 
-export class LabelledHistogram<L extends string> extends RegisteredMetric<{
+interface HistogramSeries<L extends string> {
   labels: Labels<L>;
   /** Per bucket, not cumulative; the last slot is +Inf. */
   counts: Float64Array;
   sum: number;
   count: number;
-}> {
+}
+
+export class LabelledHistogram<L extends string> extends RegisteredMetric<HistogramSeries<L>> {
   constructor(
     name: string,
     help: string,
@@ -95,12 +122,7 @@ export class LabelledHistogram<L extends string> extends RegisteredMetric<{
 
   observe(labels: Labels<L>, value: number): void {
     if (!Number.isFinite(value)) return;
-    const s = this.at(labels, () => ({
-      labels: this.copy(labels) as Labels<L>,
-      counts: new Float64Array(this.buckets.length + 1),
-      sum: 0,
-      count: 0,
-    }));
+    const s = this.at(labels);
     let i = 0;
     while (i < this.buckets.length && value > (this.buckets[i] as number)) i++;
     (s.counts[i] as number)++;
@@ -108,10 +130,19 @@ export class LabelledHistogram<L extends string> extends RegisteredMetric<{
     s.count++;
   }
 
+  protected create(labels: Record<string, string>): HistogramSeries<L> {
+    return {
+      labels: labels as Labels<L>,
+      counts: new Float64Array(this.buckets.length + 1),
+      sum: 0,
+      count: 0,
+    };
+  }
+
   async get(): Promise<MetricSnapshot> {
     const values: MetricValue[] = [];
     const bucket = `${this.name}_bucket`;
-    for (const s of this.series.values()) {
+    for (const s of this.series) {
       let cumulative = 0;
       this.buckets.forEach((le, i) => {
         cumulative += s.counts[i] as number;

@@ -9,7 +9,7 @@ import { ProxyError } from '../errors.js';
 import type { Cancellation } from '../services/cancellation.js';
 import type { UpstreamClient, UpstreamReply } from '../services/upstream-client.js';
 import type { ResponseObject } from '../utils/response-envelope.js';
-import { responseJson } from '../utils/response-json.js';
+import { formatEvent } from './event-format.js';
 import type { StreamEvent, StreamFailure, StreamTranslator } from './stream-translator.js';
 
 export type RelayOutcome = 'completed' | 'incomplete' | 'failed' | 'client_closed';
@@ -40,26 +40,6 @@ export const SSE_HEADERS = {
   connection: 'keep-alive',
   'x-accel-buffering': 'no',
 } as const;
-
-/** A Response snapshot serialized once: response.created and response.in_progress carry the same one. */
-const snapshotJson = new WeakMap<object, string>();
-
-export function formatEvent(event: StreamEvent): string {
-  if (event.type === 'response.output_text.delta' && event.logprobs.length === 0) {
-    // Most events of a stream are text deltas: built as text, not by JSON.stringify of the object
-    // (about 1 µs against 0.2 µs each in the benchmark). Same bytes, same key order; a test checks.
-    return `event: response.output_text.delta\ndata: {"type":"response.output_text.delta","item_id":${JSON.stringify(event.item_id)},"output_index":${event.output_index},"content_index":${event.content_index},"delta":${JSON.stringify(event.delta)},"logprobs":[],"sequence_number":${event.sequence_number}}\n\n`;
-  }
-  if ('response' in event) {
-    let json = snapshotJson.get(event.response);
-    if (json === undefined) {
-      json = responseJson(event.response as ResponseObject);
-      snapshotJson.set(event.response, json);
-    }
-    return `event: ${event.type}\ndata: {"type":${JSON.stringify(event.type)},"sequence_number":${event.sequence_number},"response":${json}}\n\n`;
-  }
-  return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
-}
 
 export async function relayStream(
   res: ServerResponse,

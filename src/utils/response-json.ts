@@ -89,7 +89,7 @@ function contentJson(parts: ReadonlyArray<{ type: string }>): string {
   return `${out}]`;
 }
 
-function partJson(part: { type: string }): string {
+export function partJson(part: { type: string }): string {
   const p = part as { type: string; text?: unknown; annotations?: unknown[]; logprobs?: unknown[] };
   if (
     p.type === 'output_text' &&

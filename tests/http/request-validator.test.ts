@@ -2,9 +2,16 @@
  * validateRequestBody: each bad body is one 400 naming the deepest offending field in OpenAI's
  * `param` style, with the OpenAI code; valid bodies (with unknown fields and new enum strings) pass.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../src/errors.js';
-import { validateRequestBody } from '../../src/http/request-validator.js';
+import { responsesRequestSchema } from '../../src/http/request-schema.js';
+import {
+  compileSchema,
+  interpretSchema,
+  type Schema,
+  validateRequestBody,
+} from '../../src/http/request-validator.js';
 
 const M = { model: 'test-model' };
 
@@ -308,5 +315,38 @@ describe('validateRequestBody: valid bodies', () => {
     ['metadata strings', { ...M, metadata: { 'a/b': 'x', '~': 'y', '': 'z' } }],
   ])('%s', (_name, body) => {
     expect(() => validateRequestBody(body)).not.toThrow();
+  });
+});
+
+describe('the compiled schema test', () => {
+  /** Values of every JSON type, some in range for the schema's fields and some not. */
+  const json = fc.oneof(
+    fc.constantFrom(null, true, false, 0, 1, -1, 2.5, 21, 'x', '', 'auto'),
+    fc.constant([]),
+    fc.constant({}),
+    fc.constant({ type: 'function' }),
+    fc.constant({ type: 1 }),
+    fc.array(fc.constantFrom({ type: 'function' }, 'x', 1, { a: 1 }), { maxLength: 3 }),
+    fc.array(fc.constantFrom('a', 1), { maxLength: 3 }),
+    fc.dictionary(
+      fc.constantFrom('type', 'format', 'effort', 'k'),
+      fc.constantFrom('s', 1, null, { type: 'text' }),
+    ),
+  );
+  const field = fc.constantFrom(...Object.keys(responsesRequestSchema.properties), 'unknown_field');
+  const body = fc.oneof(
+    fc.dictionary(field, json, { maxKeys: 6 }),
+    fc.dictionary(field, json, { maxKeys: 6 }).map((b) => ({ model: 'm', ...b })),
+    json,
+  );
+
+  it('accepts exactly the bodies the interpreter accepts', () => {
+    const compiled = compileSchema(responsesRequestSchema as Schema);
+    fc.assert(
+      fc.property(body, (value) => {
+        expect(compiled(value)).toBe(interpretSchema(responsesRequestSchema as Schema, value));
+      }),
+      { numRuns: 5000 },
+    );
   });
 });

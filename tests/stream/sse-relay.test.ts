@@ -5,12 +5,11 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type TargetConfig } from '../../src/config.js';
 import { Cancellation } from '../../src/services/cancellation.js';
 import { UpstreamClient, type UpstreamReply } from '../../src/services/upstream-client.js';
-import { formatEvent, relayStream } from '../../src/stream/sse-relay.js';
+import { relayStream } from '../../src/stream/sse-relay.js';
 import { StreamTranslator } from '../../src/stream/stream-translator.js';
 import { createResponseContext } from '../../src/utils/response-envelope.js';
 import { parseChatCompletion } from '../../src/utils/response-parser.js';
@@ -378,38 +377,5 @@ describe('relay over real HTTP through the proxy: the body in two writes', () =>
     const { events } = parseSseText(await r.text());
     expect(normalizeEvents(events)).toEqual(OPENAI_TEXT.events.flat());
     checkStream(events);
-  });
-});
-
-describe('formatEvent', () => {
-  /** What every event is written as, but for the text-delta fast path. */
-  const generic = (event: { type: string }) => `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
-
-  it('writes a text delta byte for byte as JSON.stringify of the event would', () => {
-    fc.assert(
-      fc.property(fc.array(fc.string({ unit: 'binary' }), { minLength: 1, maxLength: 8 }), (pieces) => {
-        const ctx = createResponseContext({ model: 'm', input: 'hi' }, 1_700_000_000_000, false);
-        const translator = new StreamTranslator(ctx, { logprobs: false });
-        translator.start();
-        const deltas = pieces.flatMap((content) =>
-          translator.chunk({ choices: [{ index: 0, delta: { content } }] }),
-        );
-        const textDeltas = deltas.filter((e) => e.type === 'response.output_text.delta');
-        expect(textDeltas.length).toBe(pieces.filter((p) => p !== '').length);
-        for (const event of deltas) expect(formatEvent(event)).toBe(generic(event));
-      }),
-    );
-  });
-
-  it('a text delta with logprobs takes the generic path', () => {
-    const ctx = createResponseContext({ model: 'm', input: 'hi' }, 1_700_000_000_000, false);
-    const translator = new StreamTranslator(ctx, { logprobs: true });
-    translator.start();
-    const logprobs = { content: [{ token: 'a', logprob: -0.5, bytes: [97], top_logprobs: [] }] };
-    const [event] = translator
-      .chunk({ choices: [{ index: 0, delta: { content: 'a' }, logprobs }] })
-      .filter((e) => e.type === 'response.output_text.delta');
-    expect(event && 'logprobs' in event ? event.logprobs.length : 0).toBe(1);
-    expect(formatEvent(event as NonNullable<typeof event>)).toBe(generic(event as { type: string }));
   });
 });

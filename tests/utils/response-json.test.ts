@@ -43,7 +43,7 @@ const request: fc.Arbitrary<ResponsesRequest> = fc
     ...r,
     input: 'hi',
     tools: [{ type: 'function', name: 'get_weather', parameters: { type: 'object' } }],
-  })) as fc.Arbitrary<ResponsesRequest>;
+  })) as unknown as fc.Arbitrary<ResponsesRequest>;
 
 const reply: fc.Arbitrary<ChatCompletion> = fc
   .record({

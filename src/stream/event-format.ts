@@ -1,0 +1,94 @@
+/**
+ * One stream event as SSE text (`event: <type>\ndata: <json>\n\n`), its JSON the same bytes as
+ * JSON.stringify of the event, but written as text for the events every stream has.
+ *
+ * Why: Node 20's JSON.stringify checks every byte it writes for escapes, keys included; a stream
+ * carries the reply's text four more times after its deltas (text done, part done, item done, the
+ * final Response) and three Response envelopes. The formats here write keys as literals and check
+ * only strings from outside (response-json.ts); tests/stream/event-format.test.ts compares every
+ * event of generated streams with JSON.stringify.
+ */
+import type { ResponseOutputItem } from '../types.js';
+import type { ResponseObject } from '../utils/response-envelope.js';
+import { itemJson, jsonString, partJson, responseJson } from '../utils/response-json.js';
+import type { StreamEvent } from './stream-translator.js';
+
+/** A Response snapshot serialized once: response.created and response.in_progress carry the same one. */
+const snapshotJson = new WeakMap<object, string>();
+
+export function formatEvent(event: StreamEvent): string {
+  return `event: ${event.type}\ndata: ${eventJson(event)}\n\n`;
+}
+
+/** The event's JSON; an event with a key this file does not know goes to JSON.stringify whole. */
+export function eventJson(event: StreamEvent): string {
+  const e = event as unknown as Record<string, unknown>;
+  if (event.type === 'response.output_text.delta' && event.logprobs.length === 0) {
+    // Most events of a stream are text deltas.
+    return `{"type":"response.output_text.delta","item_id":${jsonString(event.item_id)},"output_index":${event.output_index},"content_index":${event.content_index},"delta":${jsonString(event.delta)},"logprobs":[],"sequence_number":${event.sequence_number}}`;
+  }
+  let out = '{';
+  for (const key in e) {
+    const value = e[key];
+    const json = KNOWN_KEYS.has(key) ? valueJson(key, value) : null;
+    if (json === null) return JSON.stringify(event);
+    if (json === undefined) continue;
+    out += out.length === 1 ? `"${key}":${json}` : `,"${key}":${json}`;
+  }
+  return `${out}}`;
+}
+
+/** Keys of the events the translator makes; plain identifiers, so written without escaping. */
+const KNOWN_KEYS: ReadonlySet<string> = new Set([
+  'type',
+  'sequence_number',
+  'response',
+  'item_id',
+  'output_index',
+  'content_index',
+  'summary_index',
+  'text',
+  'delta',
+  'logprobs',
+  'part',
+  'item',
+  'refusal',
+  'arguments',
+  'name',
+  'code',
+  'message',
+  'param',
+]);
+
+/**
+ * A value's JSON; `undefined` where JSON.stringify leaves the key out; `null` (the JS value) for
+ * one this file leaves to JSON.stringify.
+ */
+function valueJson(key: string, value: unknown): string | null | undefined {
+  switch (typeof value) {
+    case 'string':
+      return jsonString(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'undefined':
+      return undefined;
+    case 'object':
+      if (value === null) return 'null';
+      if (key === 'response') {
+        let json = snapshotJson.get(value);
+        if (json === undefined) {
+          json = responseJson(value as ResponseObject);
+          snapshotJson.set(value, json);
+        }
+        return json;
+      }
+      if (key === 'item') return itemJson(value as ResponseOutputItem);
+      if (key === 'part') return partJson(value as { type: string });
+      if (Array.isArray(value) && value.length === 0) return '[]';
+      return null;
+    default:
+      return null;
+  }
+}
