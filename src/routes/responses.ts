@@ -144,8 +144,10 @@ export class ResponsesRoute {
     const body = await readJsonBody(req, this.deps.bodyLimit);
     validateRequestBody(body);
     const request = body as ResponsesRequest;
-    const ignored = unknownFields(request);
-    if (ignored.length > 0) exchange.debug({ ignored }, 'ignored request fields not in the spec');
+    if (exchange.log.isLevelEnabled('debug')) {
+      const ignored = unknownFields(request);
+      if (ignored.length > 0) exchange.debug({ ignored }, 'ignored request fields not in the spec');
+    }
     const stream = request.stream === true;
     exchange.proxyLog.model = request.model ?? null;
     exchange.proxyLog.stream = stream;

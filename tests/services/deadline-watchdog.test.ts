@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DeadlineWatchdog } from '../../src/services/deadline-watchdog.js';
 
@@ -177,5 +178,45 @@ describe('DeadlineWatchdog timer resources', () => {
     expect(r.stdout.trim()).toBe('armed');
     expect(r.status).toBe(0);
     expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+});
+
+describe('DeadlineWatchdog (the list of deadlines)', () => {
+  it('cancels entries in any order, each once, and counts what it watches', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat(), { minLength: 1, maxLength: 30 }), (order) => {
+        const before = timeouts();
+        const dog = new DeadlineWatchdog(1_000);
+        const cancels = order.map(() => dog.watch(60_000, () => {}));
+        expect(dog.watching).toBe(cancels.length);
+        const picked = [...new Set(order.map((n) => n % cancels.length))];
+        for (const i of picked) {
+          cancels[i]?.();
+          cancels[i]?.();
+        }
+        expect(dog.watching).toBe(cancels.length - picked.length);
+        for (const cancel of cancels) cancel();
+        expect(dog.watching).toBe(0);
+        expect(timeouts()).toBe(before);
+      }),
+    );
+  });
+
+  it('fires every expired entry even when one callback cancels another', () => {
+    vi.useFakeTimers();
+    const dog = new DeadlineWatchdog(10);
+    const fired: string[] = [];
+    let cancelC = () => {};
+    dog.watch(5, () => {
+      fired.push('a');
+      cancelC();
+    });
+    dog.watch(5, () => fired.push('b'));
+    cancelC = dog.watch(5, () => fired.push('c'));
+    dog.watch(60_000, () => fired.push('late'));
+    vi.advanceTimersByTime(20);
+    // 'c' had expired too: it was due before 'a' ran, so it fires (cancelling after expiry is too late).
+    expect(fired).toEqual(['a', 'b', 'c']);
+    expect(dog.watching).toBe(1);
   });
 });

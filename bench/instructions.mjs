@@ -1,0 +1,152 @@
+/**
+ * Instructions per request, counted by valgrind's callgrind: the pass-through and llm-proxy (from
+ * dist/, `npm run build` first) each run under callgrind against the mock upstream, and after a
+ * warm-up the counters are zeroed, N requests are sent, and the count is dumped, a few rounds.
+ *
+ *   node bench/instructions.mjs [--scenario json|stream] [--requests N] [--rounds R]
+ *                               [--warmup W] [--connections C] [--only pass-through|llm-proxy]
+ *
+ * Why: on a shared 2-core machine the CPU time per request of the same build varies by ±30% from
+ * one run to the next; an instruction count varies by about 1%, so a change of a few percent on
+ * the hot path can be seen. It counts user-space instructions only (no system calls, cache misses
+ * or waits): `npm run bench` stays the measure of the targets. Needs valgrind (`apt install
+ * valgrind`); takes about 4 minutes per server with the defaults (callgrind runs ~50x slower).
+ * The two servers run at the same time: the counts do not depend on the timing.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { startMock } from './mock-upstream.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: flags } = parseArgs({
+  options: {
+    scenario: { type: 'string', default: 'json' },
+    requests: { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '3' },
+    warmup: { type: 'string' },
+    connections: { type: 'string', default: '8' },
+    only: { type: 'string' },
+  },
+});
+const stream = flags.scenario === 'stream';
+const requests = Number(flags.requests);
+const rounds = Number(flags.rounds);
+const warmup = Number(flags.warmup ?? (stream ? 2000 : 8000));
+const connections = Number(flags.connections);
+const body = JSON.stringify({
+  model: 'bench-model',
+  instructions: 'You are a concise assistant.',
+  input: 'Explain in three sentences what a reverse proxy does.',
+  max_output_tokens: 256,
+  stream,
+  store: false,
+});
+
+try {
+  execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+} catch {
+  process.stderr.write('bench/instructions.mjs needs valgrind (apt install valgrind)\n');
+  process.exit(2);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'llm-proxy-instructions-'));
+const children = [];
+const cleanup = () => {
+  for (const child of children) child.kill('SIGKILL');
+  rmSync(work, { recursive: true, force: true });
+};
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+const mock = await startMock({ port: 0 });
+const upstream = `http://127.0.0.1:${mock.port}/v1`;
+
+function load(port, amount) {
+  return autocannon({
+    url: `http://127.0.0.1:${port}/v1/responses`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections,
+    amount,
+    timeout: 120,
+  });
+}
+
+async function waitHealthy(port) {
+  for (let i = 0; i < 600; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (res.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`port ${port} never answered /healthz`);
+}
+
+async function measure(label, port, args) {
+  const out = join(work, label);
+  const child = spawn(
+    'valgrind',
+    ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${out}.cg`, 'node', ...args],
+    { cwd: ROOT, stdio: 'ignore' },
+  );
+  children.push(child);
+  await waitHealthy(port);
+  await load(port, warmup);
+  const counts = [];
+  for (let r = 0; r < rounds; r++) {
+    execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore' });
+    const run = await load(port, requests);
+    if (run.non2xx + run.errors > 0) throw new Error(`${label}: ${run.non2xx + run.errors} failed requests`);
+    execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 500));
+    const dumps = readdirSync(work).filter((f) => f.startsWith(`${label}.cg.`));
+    const latest = dumps.sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop())).pop();
+    const totals = /^totals: (\d+)/m.exec(readFileSync(join(work, latest), 'utf8'));
+    counts.push(Number(totals?.[1]) / requests);
+  }
+  child.kill('SIGKILL');
+  return counts;
+}
+
+const passPort = 19_000 + (process.pid % 500);
+const proxyPort = passPort + 500;
+const configPath = join(work, 'llm-proxy.toml');
+writeFileSync(
+  configPath,
+  `[server]\nhost = "127.0.0.1"\nport = ${proxyPort}\n\n[logging]\nlevel = "warn"\n\n[store]\nbackend = "memory"\n\n[targets.mock]\nbase_url = "${upstream}"\n`,
+);
+const servers = {
+  'pass-through': () =>
+    measure('pass-through', passPort, [
+      'bench/passthrough.mjs',
+      '--upstream',
+      upstream,
+      '--port',
+      String(passPort),
+    ]),
+  'llm-proxy': () => measure('llm-proxy', proxyPort, ['dist/main.cjs', '--config', configPath]),
+};
+const labels = flags.only ? [flags.only] : Object.keys(servers);
+process.stdout.write(
+  `${flags.scenario}, c=${connections}: ${warmup} warm-up requests, then ${rounds} x ${requests} counted\n`,
+);
+const results = await Promise.all(labels.map((label) => servers[label]()));
+const last = (counts) => counts[counts.length - 1];
+labels.forEach((label, i) => {
+  const counts = results[i].map((n) => Math.round(n).toLocaleString('en-US'));
+  process.stdout.write(`${label.padEnd(13)} instructions per request, by round: ${counts.join(', ')}\n`);
+});
+if (labels.length === 2) {
+  process.stdout.write(
+    `llm-proxy / pass-through (last round): ${(last(results[1]) / last(results[0])).toFixed(3)}\n`,
+  );
+}
+await mock.close();
+process.exit(0);
