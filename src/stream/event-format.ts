@@ -1,6 +1,7 @@
 /**
  * One stream event as SSE text (`event: <type>\ndata: <json>\n\n`), its JSON the same bytes as
- * JSON.stringify of the event, but written as text for the events every stream has.
+ * JSON.stringify of the event (but for the lifecycle events, whose `sequence_number` comes before
+ * the Response), written as text for the events every stream has.
  *
  * Why: Node 20's JSON.stringify checks every byte it writes for escapes, keys included; a stream
  * carries the reply's text four more times after its deltas (text done, part done, item done, the
@@ -27,6 +28,10 @@ export function eventJson(event: StreamEvent): string {
     // Most events of a stream are text deltas.
     return `{"type":"response.output_text.delta","item_id":${jsonString(event.item_id)},"output_index":${event.output_index},"content_index":${event.content_index},"delta":${jsonString(event.delta)},"logprobs":[],"sequence_number":${event.sequence_number}}`;
   }
+  if ('response' in event) {
+    // The lifecycle events: the number before the (long) Response, as this proxy always wrote them.
+    return `{"type":${jsonString(event.type)},"sequence_number":${event.sequence_number},"response":${snapshot(event.response as ResponseObject)}}`;
+  }
   let out = '{';
   for (const key in e) {
     const value = e[key];
@@ -38,11 +43,19 @@ export function eventJson(event: StreamEvent): string {
   return `${out}}`;
 }
 
+function snapshot(response: ResponseObject): string {
+  let json = snapshotJson.get(response);
+  if (json === undefined) {
+    json = responseJson(response);
+    snapshotJson.set(response, json);
+  }
+  return json;
+}
+
 /** Keys of the events the translator makes; plain identifiers, so written without escaping. */
 const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'type',
   'sequence_number',
-  'response',
   'item_id',
   'output_index',
   'content_index',
@@ -76,14 +89,6 @@ function valueJson(key: string, value: unknown): string | null | undefined {
       return undefined;
     case 'object':
       if (value === null) return 'null';
-      if (key === 'response') {
-        let json = snapshotJson.get(value);
-        if (json === undefined) {
-          json = responseJson(value as ResponseObject);
-          snapshotJson.set(value, json);
-        }
-        return json;
-      }
       if (key === 'item') return itemJson(value as ResponseOutputItem);
       if (key === 'part') return partJson(value as { type: string });
       if (Array.isArray(value) && value.length === 0) return '[]';

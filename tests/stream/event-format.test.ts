@@ -9,7 +9,18 @@ import { type StreamEvent, StreamTranslator } from '../../src/stream/stream-tran
 import { createResponseContext } from '../../src/utils/response-envelope.js';
 import { ToolCodec } from '../../src/utils/tool-codec.js';
 
-const generic = (event: { type: string }) => `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+/** JSON.stringify of the event; a lifecycle event's `sequence_number` before its Response. */
+const generic = (event: { type: string }) => {
+  const data =
+    'response' in event
+      ? JSON.stringify({
+          type: event.type,
+          sequence_number: (event as StreamEvent).sequence_number,
+          response: event.response,
+        })
+      : JSON.stringify(event);
+  return `event: ${event.type}\ndata: ${data}\n\n`;
+};
 const text = fc.oneof(
   fc.string({ unit: 'binary' }),
   fc.string(),
