@@ -102,7 +102,8 @@ export class ResponsesRoute {
     const cancellation = new Cancellation();
     // One listener for both jobs: a client gone before its reply ends stops the upstream call, and
     // a JSON reply that never ended is logged as nginx's 499 (a stream logs its own outcome).
-    res.once('close', () => {
+    // `on`, not `once`: a response closes once, and `once` wraps and later unhooks the listener.
+    res.on('close', () => {
       if (res.writableFinished) return;
       cancellation.abort();
       if (!exchange.streaming) logRequest(exchange, 499, metrics);
@@ -230,13 +231,13 @@ function sendJson(
   status: number,
   requestId: string,
   json: string,
-  extra: Record<string, string> = {},
+  extra?: Record<string, string>,
 ): void {
-  res.writeHead(status, {
-    ...extra,
+  const headers = {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(json),
     'x-request-id': requestId,
-  });
+  };
+  res.writeHead(status, extra === undefined ? headers : { ...extra, ...headers });
   res.end(json);
 }

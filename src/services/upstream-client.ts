@@ -136,7 +136,7 @@ export class UpstreamClient {
         signal: exchange as unknown as Dispatcher.RequestOptions['signal'],
       });
       // The deadline stays armed until the body is fully read (or dropped).
-      res.body.once('close', release);
+      res.body.on('close', release); // closes once: `once` would only add a wrapper
       // undici reports the status as `statusCode`.
       reply = {
         status: res.statusCode,
