@@ -37,6 +37,9 @@ export type { EventSink, ItemStatus, Logprob, OutputEvent, ToolCallFragment } fr
 
 import { customInput, type ToolCodec } from './tool-codec.js';
 
+/** Frozen: shared by every delta without logprobs, so nothing may add to it. */
+const NO_LOGPROBS: readonly Logprob[] = Object.freeze([]);
+
 export interface AssemblerOptions {
   /** Keep token logprobs on output_text parts (the client asked for them). */
   logprobs?: boolean;
@@ -135,7 +138,7 @@ export class OutputAssembler {
     const m = this.ensureMessage();
     const part = m.part?.kind === 'output_text' ? m.part : this.openPart(m, 'output_text');
     part.text += text;
-    const lp = this.keepLogprobs && logprobs ? logprobs : [];
+    const lp = this.keepLogprobs && logprobs ? logprobs : NO_LOGPROBS;
     if (lp.length > 0) part.logprobs.push(...lp);
     this.emit?.({
       type: 'response.output_text.delta',
@@ -143,7 +146,8 @@ export class OutputAssembler {
       output_index: m.outputIndex,
       content_index: m.done.length,
       delta: text,
-      logprobs: lp.map(toDeltaLogprob),
+      // One shared empty list for the deltas of a stream without logprobs: two arrays fewer each.
+      logprobs: lp.length === 0 ? (NO_LOGPROBS as never[]) : lp.map(toDeltaLogprob),
     });
   }
 
