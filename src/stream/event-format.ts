@@ -14,8 +14,13 @@ import type { ResponseObject } from '../utils/response-envelope.js';
 import { itemJson, jsonString, partJson, responseJson } from '../utils/response-json.js';
 import type { StreamEvent } from './stream-translator.js';
 
-/** A Response snapshot serialized once: response.created and response.in_progress carry the same one. */
-const snapshotJson = new WeakMap<object, string>();
+/**
+ * The last Response serialized: response.created and response.in_progress, written one after the
+ * other, carry the same snapshot, serialized once. One entry, not a WeakMap: a long-lived map with
+ * an entry per stream keeps rebuilding its table, garbage that lives long enough to be promoted.
+ */
+let lastSnapshot: object | null = null;
+let lastSnapshotJson = '';
 
 export function formatEvent(event: StreamEvent): string {
   return `event: ${event.type}\ndata: ${eventJson(event)}\n\n`;
@@ -44,12 +49,11 @@ export function eventJson(event: StreamEvent): string {
 }
 
 function snapshot(response: ResponseObject): string {
-  let json = snapshotJson.get(response);
-  if (json === undefined) {
-    json = responseJson(response);
-    snapshotJson.set(response, json);
+  if (response !== lastSnapshot) {
+    lastSnapshotJson = responseJson(response);
+    lastSnapshot = response;
   }
-  return json;
+  return lastSnapshotJson;
 }
 
 /** Keys of the events the translator makes; plain identifiers, so written without escaping. */
