@@ -10,6 +10,7 @@ interface Entry {
   prev: Entry | null;
   next: Entry | null;
   linked: boolean;
+  cancelled: boolean;
 }
 
 export class DeadlineWatchdog {
@@ -31,6 +32,7 @@ export class DeadlineWatchdog {
       prev: this.tail,
       next: null,
       linked: true,
+      cancelled: false,
     };
     if (this.tail === null) this.head = entry;
     else this.tail.next = entry;
@@ -41,6 +43,7 @@ export class DeadlineWatchdog {
       this.timer.unref();
     }
     return () => {
+      entry.cancelled = true;
       this.unlink(entry);
       if (this.size === 0) this.stop();
     };
@@ -65,13 +68,13 @@ export class DeadlineWatchdog {
 
   private tick(): void {
     const now = Date.now();
-    // Unlinked first, fired after: a callback may cancel other entries while they fire.
+    // Unlinked first, fired after: a callback may cancel other entries (which then do not fire).
     const expired: Entry[] = [];
     for (let entry = this.head; entry !== null; entry = entry.next) {
       if (entry.deadline <= now) expired.push(entry);
     }
     for (const entry of expired) this.unlink(entry);
-    for (const entry of expired) entry.fire();
+    for (const entry of expired) if (!entry.cancelled) entry.fire();
     if (this.size === 0) this.stop();
   }
 
