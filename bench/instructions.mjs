@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startMock } from './mock-upstream.mjs';
+import { simpleBody } from './request-bodies.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: flags } = parseArgs({
@@ -38,14 +39,7 @@ const requests = Number(flags.requests);
 const rounds = Number(flags.rounds);
 const warmup = Number(flags.warmup ?? (stream ? 2000 : 8000));
 const connections = Number(flags.connections);
-const body = JSON.stringify({
-  model: 'bench-model',
-  instructions: 'You are a concise assistant.',
-  input: 'Explain in three sentences what a reverse proxy does.',
-  max_output_tokens: 256,
-  stream,
-  store: false,
-});
+const body = simpleBody(stream);
 
 try {
   execFileSync('valgrind', ['--version'], { stdio: 'ignore' });

@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Client } from 'undici';
+import { simpleBody, toolsBody } from './request-bodies.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.1';
@@ -77,82 +78,6 @@ const outName = flags.out ?? (quick ? 'quick' : partial ? 'partial' : 'latest');
 // Requests and scenarios
 
 const STORE_NOTE = 'every request has `store: false` (and the proxy runs `[store] backend = "memory"`)';
-
-function simpleBody(stream) {
-  return JSON.stringify({
-    model: 'bench-model',
-    instructions: 'You are a concise assistant.',
-    input: 'Explain in three sentences what a reverse proxy does.',
-    max_output_tokens: 256,
-    stream,
-    store: false,
-  });
-}
-
-/** Tools and a 20-item history (16 messages, a function call with its output, 2 more messages). */
-function toolsBody() {
-  const input = [];
-  for (let i = 0; i < 8; i++) {
-    input.push({
-      role: 'user',
-      content: `Question ${i}: what is the weather like in city number ${i}, and should I bring an umbrella?`,
-    });
-    input.push({
-      type: 'message',
-      role: 'assistant',
-      content: [
-        {
-          type: 'output_text',
-          text: `Answer ${i}: mild, with a chance of rain later in the afternoon; an umbrella is a good idea.`,
-        },
-      ],
-    });
-  }
-  input.push({
-    type: 'function_call',
-    call_id: 'call_bench_1',
-    name: 'get_weather',
-    arguments: '{"city":"Paris","unit":"c"}',
-  });
-  input.push({
-    type: 'function_call_output',
-    call_id: 'call_bench_1',
-    output: '{"temperature":18,"conditions":"cloudy"}',
-  });
-  input.push({ role: 'assistant', content: 'It is 18 degrees and cloudy in Paris.' });
-  input.push({ role: 'user', content: 'And tomorrow? Compare it with Berlin and Madrid.' });
-  const tool = (name, description) => ({
-    type: 'function',
-    name,
-    description,
-    strict: true,
-    parameters: {
-      type: 'object',
-      properties: {
-        city: { type: 'string', description: 'City name, e.g. "Paris"' },
-        unit: { type: 'string', enum: ['c', 'f'], description: 'Temperature unit' },
-        days: { type: 'integer', description: 'How many days ahead (0 = today)' },
-      },
-      required: ['city', 'unit', 'days'],
-      additionalProperties: false,
-    },
-  });
-  return JSON.stringify({
-    model: 'bench-model',
-    instructions: 'You are a weather assistant. Use the tools when you need data.',
-    input,
-    tools: [
-      tool('get_weather', 'Current weather for a city.'),
-      tool('get_forecast', 'Forecast for a city.'),
-      tool('get_air_quality', 'Air quality index for a city.'),
-      tool('get_alerts', 'Weather alerts for a city.'),
-    ],
-    tool_choice: 'auto',
-    parallel_tool_calls: true,
-    temperature: 0.2,
-    store: false,
-  });
-}
 
 const SCENARIOS = [
   { name: 'json-c1', title: 'non-streaming, c=1', connections: 1, stream: false, body: simpleBody(false) },
