@@ -11,7 +11,7 @@
  */
 import type { ResponseOutputItem } from '../types.js';
 import type { ResponseObject } from '../utils/response-envelope.js';
-import { itemJson, jsonString, partJson, responseJson } from '../utils/response-json.js';
+import { itemJson, jsonString, jsonValue, partJson, responseJson } from '../utils/response-json.js';
 import type { StreamEvent } from './stream-translator.js';
 
 /**
@@ -84,11 +84,9 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
 function valueJson(key: string, value: unknown): string | null | undefined {
   switch (typeof value) {
     case 'string':
-      return jsonString(value);
     case 'number':
-      return Number.isFinite(value) ? String(value) : 'null';
     case 'boolean':
-      return value ? 'true' : 'false';
+      return jsonValue(value);
     case 'undefined':
       return undefined;
     case 'object':

@@ -27,7 +27,7 @@ export function jsonString(s: string): string {
  * A value as JSON.stringify writes it. `undefined` (which JSON.stringify would leave out, with its
  * key) is written as `null`: buildResponse gives every field a value, so it only guards the text.
  */
-function jsonValue(v: unknown): string {
+export function jsonValue(v: unknown): string {
   switch (typeof v) {
     case 'undefined':
       return 'null';
@@ -42,11 +42,6 @@ function jsonValue(v: unknown): string {
   }
 }
 
-/** `null`, or a string (the common shapes of the echoed fields); anything else as JSON.stringify writes it. */
-function nullableString(v: unknown): string {
-  return v === null ? 'null' : typeof v === 'string' ? jsonString(v) : jsonValue(v);
-}
-
 /** The keys buildResponse writes, `user` aside. */
 const ENVELOPE_KEYS = 31;
 
@@ -55,7 +50,7 @@ export function responseJson(r: ResponseObject): string {
   if (size(r) !== (r.user === undefined ? ENVELOPE_KEYS : ENVELOPE_KEYS + 1)) {
     return JSON.stringify(r);
   }
-  let out = `{"id":${jsonString(r.id)},"object":"response","created_at":${jsonValue(r.created_at)},"status":${jsonString(r.status)},"background":${jsonValue(r.background)},"completed_at":${jsonValue(r.completed_at)},"error":${jsonValue(r.error)},"incomplete_details":${jsonValue(r.incomplete_details)},"instructions":${nullableString(r.instructions)},"max_output_tokens":${jsonValue(r.max_output_tokens)},"max_tool_calls":${jsonValue(r.max_tool_calls)},"model":${jsonValue(r.model)},"output":${outputJson(r.output)},"parallel_tool_calls":${jsonValue(r.parallel_tool_calls)},"previous_response_id":${nullableString(r.previous_response_id)},"prompt_cache_key":${nullableString(r.prompt_cache_key)},"reasoning":${reasoningJson(r.reasoning)},"safety_identifier":${nullableString(r.safety_identifier)},"service_tier":${jsonValue(r.service_tier)},"store":${jsonValue(r.store)},"temperature":${jsonValue(r.temperature)},"text":${textJson(r.text)},"tool_choice":${jsonValue(r.tool_choice)},"tools":${r.tools.length === 0 ? '[]' : jsonValue(r.tools)},"top_logprobs":${jsonValue(r.top_logprobs)},"top_p":${jsonValue(r.top_p)},"truncation":${jsonValue(r.truncation)},"usage":${usageJson(r.usage)}`;
+  let out = `{"id":${jsonString(r.id)},"object":"response","created_at":${jsonValue(r.created_at)},"status":${jsonString(r.status)},"background":${jsonValue(r.background)},"completed_at":${jsonValue(r.completed_at)},"error":${jsonValue(r.error)},"incomplete_details":${jsonValue(r.incomplete_details)},"instructions":${jsonValue(r.instructions)},"max_output_tokens":${jsonValue(r.max_output_tokens)},"max_tool_calls":${jsonValue(r.max_tool_calls)},"model":${jsonValue(r.model)},"output":${outputJson(r.output)},"parallel_tool_calls":${jsonValue(r.parallel_tool_calls)},"previous_response_id":${jsonValue(r.previous_response_id)},"prompt_cache_key":${jsonValue(r.prompt_cache_key)},"reasoning":${reasoningJson(r.reasoning)},"safety_identifier":${jsonValue(r.safety_identifier)},"service_tier":${jsonValue(r.service_tier)},"store":${jsonValue(r.store)},"temperature":${jsonValue(r.temperature)},"text":${textJson(r.text)},"tool_choice":${jsonValue(r.tool_choice)},"tools":${r.tools.length === 0 ? '[]' : jsonValue(r.tools)},"top_logprobs":${jsonValue(r.top_logprobs)},"top_p":${jsonValue(r.top_p)},"truncation":${jsonValue(r.truncation)},"usage":${usageJson(r.usage)}`;
   if (r.user !== undefined) out += `,"user":${jsonValue(r.user)}`;
   return `${out},"metadata":${metadataJson(r.metadata)},"presence_penalty":${jsonValue(r.presence_penalty)},"frequency_penalty":${jsonValue(r.frequency_penalty)}}`;
 }
