@@ -87,7 +87,14 @@ async function measure(label, port, args) {
   const out = join(work, label);
   const child = spawn(
     'valgrind',
-    ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${out}.cg`, 'node', ...args],
+    [
+      '--tool=callgrind',
+      '--separate-threads=yes',
+      '--smc-check=all-non-file',
+      `--callgrind-out-file=${out}.cg`,
+      'node',
+      ...args,
+    ],
     { cwd: ROOT, stdio: 'ignore' },
   );
   children.push(child);
@@ -100,10 +107,18 @@ async function measure(label, port, args) {
     if (run.non2xx + run.errors > 0) throw new Error(`${label}: ${run.non2xx + run.errors} failed requests`);
     execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 500));
-    const dumps = readdirSync(work).filter((f) => f.startsWith(`${label}.cg.`));
-    const latest = dumps.sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop())).pop();
-    const totals = /^totals: (\d+)/m.exec(readFileSync(join(work, latest), 'utf8'));
-    counts.push(Number(totals?.[1]) / requests);
+    // One file per thread and dump (`<label>.cg.<dump>-<thread>`); thread 01 is the event loop.
+    const files = readdirSync(work).filter((f) => f.startsWith(`${label}.cg.`));
+    const dumpOf = (f) => Number(/\.cg\.(\d+)-\d+$/.exec(f)?.[1] ?? 0);
+    const last = Math.max(...files.map(dumpOf));
+    let main = 0;
+    let all = 0;
+    for (const f of files.filter((name) => dumpOf(name) === last)) {
+      const total = Number(/^totals: (\d+)/m.exec(readFileSync(join(work, f), 'utf8'))?.[1] ?? 0);
+      all += total;
+      if (f.endsWith('-01')) main = total;
+    }
+    counts.push({ main: main / requests, all: all / requests });
   }
   child.kill('SIGKILL');
   return counts;
@@ -133,13 +148,16 @@ process.stdout.write(
 );
 const results = await Promise.all(labels.map((label) => servers[label]()));
 const last = (counts) => counts[counts.length - 1];
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
 labels.forEach((label, i) => {
-  const counts = results[i].map((n) => Math.round(n).toLocaleString('en-US'));
-  process.stdout.write(`${label.padEnd(13)} instructions per request, by round: ${counts.join(', ')}\n`);
+  const main = results[i].map((c) => fmt(c.main)).join(', ');
+  const all = results[i].map((c) => fmt(c.all)).join(', ');
+  process.stdout.write(`${label.padEnd(13)} per request, by round: event loop ${main}; all threads ${all}\n`);
 });
 if (labels.length === 2) {
+  const [a, b] = [last(results[0]), last(results[1])];
   process.stdout.write(
-    `llm-proxy / pass-through (last round): ${(last(results[1]) / last(results[0])).toFixed(3)}\n`,
+    `llm-proxy / pass-through (last round): event loop ${(b.main / a.main).toFixed(3)}, all threads ${(b.all / a.all).toFixed(3)}\n`,
   );
 }
 await mock.close();

@@ -3,14 +3,12 @@
  * times the CPU per request), round-robin over the base URLs skipping one that failed recently,
  * and every transport failure turned into a typed error.
  */
-import type { IncomingHttpHeaders } from 'node:http';
 import { rootCertificates } from 'node:tls';
-import type { Dispatcher, Pool as UndiciPool } from 'undici';
+import type { Pool as UndiciPool } from 'undici';
 // undici's index loads everything it has (fetch, WebSocket, caches, mocks): about 140 ms of cold
-// start on the benchmark machine, against about 50 ms for the Pool and the request API alone (and
-// the bundle then holds only those). The version is pinned; tests/services/upstream-client.test.ts
-// checks these paths still hold what is used here.
-import requestApi from 'undici/lib/api/index.js';
+// start on the benchmark machine, against about 50 ms for the Pool alone (and the bundle then holds
+// only that). The version is pinned; tests/services/upstream-client.test.ts checks this path still
+// holds the Pool.
 import Pool from 'undici/lib/dispatcher/pool.js';
 import type { TargetConfig } from '../config.js';
 import {
@@ -24,22 +22,9 @@ import {
 import { redactSecrets } from '../logging-config.js';
 import type { Cancellation } from './cancellation.js';
 import { DeadlineWatchdog } from './deadline-watchdog.js';
+import { UpstreamExchange, type UpstreamReply } from './upstream-exchange.js';
 
-const poolRequest = requestApi.request;
-
-type Body = AsyncIterable<Buffer> & {
-  text(): Promise<string>;
-  json(): Promise<unknown>;
-  destroy(err?: Error): unknown;
-};
-
-export interface UpstreamReply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Body;
-  /** Maps an error met while reading this reply's body (reset, idle or total timeout). */
-  failure(err: unknown): Error;
-}
+export type { ReplyBody, UpstreamReply } from './upstream-exchange.js';
 
 /** The abort reason when an exchange outlives `timeouts.total`. */
 export const TOTAL_TIMEOUT = Object.freeze(new Error('the upstream exchange exceeded its total timeout'));
@@ -99,60 +84,50 @@ export class UpstreamClient {
     cancellation: Cancellation,
     clientKey?: string | null,
   ): Promise<UpstreamReply> {
+    if (cancellation.aborted) throw this.transportError(cancellation.reason);
     const endpoint = this.pick();
-    // The caller's cancellation (client gone) and the total deadline both end the exchange.
-    const exchange = cancellation.child();
-    const cancelDeadline = this.watchdog.watch(this.target.timeouts.totalMs, () =>
-      exchange.abort(TOTAL_TIMEOUT),
-    );
-    const release = () => {
-      cancelDeadline();
-      exchange.release();
-    };
     let headers = stream ? this.streamHeaders : this.jsonHeaders;
     if (this.target.forwardClientKey && clientKey)
       headers = { ...headers, authorization: `Bearer ${clientKey}` };
-    const failure = (err: unknown): Error => {
-      if (exchange.reason === TOTAL_TIMEOUT && !cancellation.aborted) {
-        return new UpstreamTimeoutError(this.target.name, 'total', err);
-      }
-      const mapped = this.transportError(err);
-      // A host that refuses or drops connections is skipped for a while, not waited on again.
-      if (
-        mapped instanceof UpstreamUnreachableError ||
-        (mapped instanceof UpstreamTimeoutError && mapped.phase === 'connect')
-      ) {
-        this.markFailed(endpoint);
-      }
-      return mapped;
-    };
+    const exchange: UpstreamExchange = new UpstreamExchange(cancellation, (err) =>
+      this.failure(err, exchange, cancellation, endpoint),
+    );
+    // The caller's cancellation (client gone) and the total deadline both end the exchange; the
+    // deadline stays armed until the body has been read (or dropped).
+    exchange.disarm = this.watchdog.watch(this.target.timeouts.totalMs, () => exchange.abort(TOTAL_TIMEOUT));
+    endpoint.pool.dispatch({ method: 'POST', path: endpoint.path, headers, body }, exchange);
     let reply: UpstreamReply;
     try {
-      const res = await poolRequest.call(endpoint.pool, {
-        method: 'POST',
-        path: endpoint.path,
-        headers,
-        body,
-        signal: exchange as unknown as Dispatcher.RequestOptions['signal'],
-      });
-      // The deadline stays armed until the body is fully read (or dropped).
-      res.body.on('close', release); // closes once: `once` would only add a wrapper
-      // undici reports the status as `statusCode`.
-      reply = {
-        status: res.statusCode,
-        headers: res.headers as IncomingHttpHeaders,
-        body: res.body as unknown as Body,
-        failure,
-      };
+      reply = await exchange.started;
     } catch (err) {
-      release();
-      throw failure(err);
+      throw exchange.failure(err);
     }
     if (reply.status < 200 || reply.status >= 300) {
       if (reply.status === 429 || reply.status >= 500) this.markFailed(endpoint);
       throw await this.httpError(reply, clientKey);
     }
     return reply;
+  }
+
+  /** Maps a failure of `exchange` (before or after its status) to the error the client sees. */
+  private failure(
+    err: unknown,
+    exchange: UpstreamExchange,
+    cancellation: Cancellation,
+    endpoint: Endpoint,
+  ): Error {
+    if (exchange.reason === TOTAL_TIMEOUT && !cancellation.aborted) {
+      return new UpstreamTimeoutError(this.target.name, 'total', err);
+    }
+    const mapped = this.transportError(err);
+    // A host that refuses or drops connections is skipped for a while, not waited on again.
+    if (
+      mapped instanceof UpstreamUnreachableError ||
+      (mapped instanceof UpstreamTimeoutError && mapped.phase === 'connect')
+    ) {
+      this.markFailed(endpoint);
+    }
+    return mapped;
   }
 
   /** Reads a non-streaming 2xx reply as JSON. */
@@ -223,7 +198,7 @@ export class UpstreamClient {
   private async httpError(reply: UpstreamReply, clientKey?: string | null): Promise<ProxyError> {
     let text = '';
     try {
-      text = await readCapped(reply.body, MAX_ERROR_BODY);
+      text = await reply.body.text(MAX_ERROR_BODY);
     } catch {
       // The status alone still tells the client what happened.
     }
@@ -246,20 +221,6 @@ export class UpstreamClient {
   async close(): Promise<void> {
     await Promise.all(this.endpoints.map((e) => e.pool.close()));
   }
-}
-
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, cap: number) {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size >= cap) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).subarray(0, cap).toString('utf8');
 }
 
 interface ParsedUpstreamError {

@@ -178,19 +178,24 @@ export async function relayStream(
   };
 
   const decoder = new TextDecoder('utf-8');
-  /** SSE body -> parser -> translator -> client, one upstream read at a time. */
-  const pump = async (): Promise<void> => {
-    for await (const buf of upstream.body) {
-      // After the terminal event the rest of the body is drained, unread, so the connection can be reused.
-      if (translator.finished) continue;
-      parser.feed(decoder.decode(buf, { stream: true }));
-      const writing = flush();
-      if (writing) await writing;
-      if (translator.finished) {
-        end();
-        if (translator.final?.status === 'failed') break; // stop reading a misbehaving upstream
-      }
+  /** After a write: a finished stream ends the response; a failed one stops reading the upstream. */
+  const afterWrite = (): undefined => {
+    if (translator.finished) {
+      end();
+      if (translator.final?.status === 'failed') upstream.body.destroy();
     }
+    return undefined;
+  };
+  /** One upstream read -> parser -> translator -> one client write; a promise pauses the upstream. */
+  const onRead = (buf: Buffer): Promise<void> | undefined => {
+    // After the terminal event the rest of the body is drained, unread, so the connection can be reused.
+    if (translator.finished) return undefined;
+    parser.feed(decoder.decode(buf, { stream: true }));
+    const writing = flush();
+    return writing === undefined ? afterWrite() : writing.then(afterWrite);
+  };
+  const pump = async (): Promise<void> => {
+    await upstream.body.consume(onRead);
     if (!translator.finished) {
       // Dispatch a last event the upstream did not terminate with a blank line (the parser's
       // reset({consume}) would parse that line but drop the event).

@@ -3,12 +3,12 @@
  * scripted upstream body and a recording response, and over real HTTP through the proxy.
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { Readable, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type TargetConfig } from '../../src/config.js';
 import { Cancellation } from '../../src/services/cancellation.js';
-import { UpstreamClient, type UpstreamReply } from '../../src/services/upstream-client.js';
+import { type ReplyBody, UpstreamClient, type UpstreamReply } from '../../src/services/upstream-client.js';
 import { relayStream } from '../../src/stream/sse-relay.js';
 import { StreamTranslator } from '../../src/stream/stream-translator.js';
 import { createResponseContext } from '../../src/utils/response-envelope.js';
@@ -47,16 +47,29 @@ class RecordingResponse extends Writable {
   }
 }
 
-/** An upstream reply whose body yields exactly the given reads. */
+/**
+ * An upstream reply whose body yields exactly the given reads, each on a later tick (as socket reads
+ * arrive), waiting while the reader's promise is pending, as the real body does.
+ */
 function scriptedReply(reads: readonly Buffer[], headers: IncomingHttpHeaders = {}): UpstreamReply {
-  const body = Object.assign(Readable.from(reads, { objectMode: true }), {
+  let destroyed = false;
+  const body: ReplyBody = {
     text: async () => Buffer.concat([...reads]).toString('utf8'),
-    json: async () => JSON.parse(Buffer.concat([...reads]).toString('utf8')),
-  });
+    consume: async (read) => {
+      for (const chunk of reads) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (destroyed) return;
+        await read(chunk);
+      }
+    },
+    destroy: () => {
+      destroyed = true;
+    },
+  };
   return {
     status: 200,
     headers: { 'content-type': 'text/event-stream', ...headers },
-    body: body as unknown as UpstreamReply['body'],
+    body,
     failure: (err: unknown) => client.transportError(err),
   };
 }

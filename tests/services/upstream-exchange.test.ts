@@ -1,0 +1,302 @@
+/**
+ * UpstreamExchange, the dispatch handler and reply body of one upstream exchange, driven by a real
+ * undici Pool against a real HTTP server on 127.0.0.1: whole bodies, capped bodies, chunk readers
+ * that pause the socket, early stops, resets, aborts before and after the status.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Pool as UndiciPool } from 'undici';
+import Pool from 'undici/lib/dispatcher/pool.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Cancellation } from '../../src/services/cancellation.js';
+import { UpstreamExchange } from '../../src/services/upstream-exchange.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+let server: Server;
+let handler: Handler;
+let pool: UndiciPool;
+/** Sockets the server saw close, so a test can tell the connection was dropped. */
+let closed: number;
+
+beforeEach(async () => {
+  closed = 0;
+  server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => handler(req, res));
+  });
+  server.on('connection', (socket) => socket.on('close', () => closed++));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
+});
+
+afterEach(async () => {
+  await pool.destroy();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const identity = (err: unknown) => err as Error;
+
+/** Starts an exchange on the pool; `disarmed` counts calls of its disarm hook. */
+function start(cancellation = new Cancellation()) {
+  const exchange = new UpstreamExchange(cancellation, identity);
+  const counts = { disarmed: 0 };
+  exchange.disarm = () => counts.disarmed++;
+  pool.dispatch({ method: 'POST', path: '/v1/chat/completions', body: '{}' }, exchange);
+  return { exchange, counts };
+}
+
+/** Writes `parts` one per tick, then ends. */
+const inParts =
+  (parts: string[], status = 200): Handler =>
+  (_req, res) => {
+    res.writeHead(status, { 'content-type': 'text/plain' });
+    let i = 0;
+    const next = () => {
+      if (i < parts.length) {
+        res.write(parts[i++]);
+        setTimeout(next, 2);
+      } else res.end();
+    };
+    next();
+  };
+
+/** Writes 64 KiB chunks for as long as the client reads them, counting what was accepted. */
+function endless(written: { bytes: number }): Handler {
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  return (_req, res) => {
+    res.writeHead(200);
+    const pump = () => {
+      while (!res.destroyed) {
+        written.bytes += chunk.length;
+        if (!res.write(chunk)) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  };
+}
+
+describe('UpstreamExchange: the status', () => {
+  it('resolves `started` with the final status and headers, after an informational 1xx', async () => {
+    handler = (_req, res) => {
+      res.writeProcessing();
+      res.writeHead(201, { 'x-test': 'yes' });
+      res.end('done');
+    };
+    const { exchange } = start();
+    const reply = await exchange.started;
+    expect(reply.status).toBe(201);
+    expect(reply.headers['x-test']).toBe('yes');
+    expect(await reply.body.text()).toBe('done');
+  });
+
+  it('rejects `started` with the transport error when the server resets before answering', async () => {
+    handler = (req) => req.socket.destroy();
+    const { exchange, counts } = start();
+    const err = (await exchange.started.catch((e: unknown) => e)) as { code?: string };
+    expect(err).toBeInstanceOf(Error);
+    expect(err.code).toMatch(/^(ECONNRESET|UND_ERR_SOCKET)$/);
+    expect(counts.disarmed).toBe(1);
+  });
+
+  it('a cancellation while the request waits in the pool rejects at once, and the request never runs', async () => {
+    let served = 0;
+    handler = (_req, res) => {
+      served++;
+      setTimeout(() => res.end('late'), 300);
+    };
+    const first = start();
+    const cancellation = new Cancellation();
+    const second = start(cancellation); // queued: the pool has one connection, busy with the first
+    const reason = new Error('client gone');
+    const t0 = performance.now();
+    cancellation.abort(reason);
+    expect(await second.exchange.started.catch((e: unknown) => e)).toBe(reason);
+    expect(performance.now() - t0).toBeLessThan(100);
+    expect(second.counts.disarmed).toBe(1);
+    expect(await (await first.exchange.started).body.text()).toBe('late');
+    await sleep(50);
+    expect(served).toBe(1);
+  });
+
+  it('a cancellation while waiting for the status rejects with its reason and closes the connection', async () => {
+    handler = () => {}; // never answers
+    const cancellation = new Cancellation();
+    const { exchange, counts } = start(cancellation);
+    await sleep(50);
+    const reason = new Error('client gone');
+    cancellation.abort(reason);
+    expect(await exchange.started.catch((e: unknown) => e)).toBe(reason);
+    expect(exchange.reason).toBe(reason);
+    expect(counts.disarmed).toBe(1);
+    await expect.poll(() => closed).toBe(1);
+  });
+});
+
+describe('UpstreamExchange: text()', () => {
+  it('is the whole body, however it was split, and disarms once', async () => {
+    const parts = ['{"a":', '"héllo', ' wörld"', '}'];
+    handler = inParts(parts);
+    const { exchange, counts } = start();
+    const reply = await exchange.started;
+    expect(await reply.body.text()).toBe(parts.join(''));
+    expect(counts.disarmed).toBe(1);
+  });
+
+  it('a body that arrived whole before anyone reads it is disarmed already, and still readable', async () => {
+    handler = (_req, res) => res.end('all of it');
+    const { exchange, counts } = start();
+    const reply = await exchange.started;
+    await sleep(20);
+    expect(counts.disarmed).toBe(1);
+    expect(await reply.body.text()).toBe('all of it');
+  });
+
+  it('with a limit, reads only that many bytes of an endless body and drops the connection', async () => {
+    const written = { bytes: 0 };
+    handler = endless(written);
+    const { exchange, counts } = start();
+    const text = await (await exchange.started).body.text(100_000);
+    expect(text).toBe('x'.repeat(100_000));
+    expect(counts.disarmed).toBe(1);
+    await expect.poll(() => closed).toBe(1);
+  });
+
+  it('a reset in the middle of the body rejects with the transport error', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.write('partial');
+      setTimeout(() => res.socket?.destroy(), 20);
+    };
+    const { exchange } = start();
+    const err = (await (await exchange.started).body.text().catch((e: unknown) => e)) as { code?: string };
+    expect(err).toBeInstanceOf(Error);
+    expect(err.code).toMatch(/^(ECONNRESET|UND_ERR_SOCKET)$/);
+  });
+
+  it('a body is read once', async () => {
+    handler = (_req, res) => res.end('once');
+    const { exchange } = start();
+    const reply = await exchange.started;
+    expect(await reply.body.text()).toBe('once');
+    await expect(reply.body.text()).rejects.toThrow('already read');
+  });
+});
+
+describe('UpstreamExchange: consume()', () => {
+  it('gives every chunk in order; a pending reader gets nothing more until it settles', async () => {
+    const parts = Array.from({ length: 30 }, (_, i) => `part ${i};`);
+    handler = inParts(parts);
+    const { exchange } = start();
+    const reply = await exchange.started;
+    let busy = false;
+    let text = '';
+    let reads = 0;
+    await reply.body.consume((chunk) => {
+      expect(busy).toBe(false);
+      text += chunk.toString('utf8');
+      // Every other read is slow.
+      if (reads++ % 2 === 0) return undefined;
+      busy = true;
+      return sleep(5).then(() => {
+        busy = false;
+      });
+    });
+    expect(text).toBe(parts.join(''));
+  });
+
+  it('a stalled reader pauses the socket: the server cannot write the whole body', async () => {
+    const written = { bytes: 0 };
+    handler = endless(written);
+    const { exchange } = start();
+    const reply = await exchange.started;
+    let release!: () => void;
+    const stalled = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let reads = 0;
+    const reading = reply.body.consume(() => {
+      reads++;
+      return reads === 1 ? stalled : undefined;
+    });
+    await sleep(300);
+    const whileStalled = written.bytes;
+    await sleep(300);
+    // Nothing more was accepted while the reader stalled: only what the socket buffers hold.
+    expect(written.bytes).toBe(whileStalled);
+    expect(whileStalled).toBeLessThan(64 * 1024 * 1024);
+    expect(reads).toBe(1);
+    release();
+    await expect.poll(() => reads, { timeout: 2_000 }).toBeGreaterThan(10);
+    reply.body.destroy();
+    await reading;
+  });
+
+  it('destroy() from the reader ends consume and drops the connection', async () => {
+    const written = { bytes: 0 };
+    handler = endless(written);
+    const { exchange, counts } = start();
+    const reply = await exchange.started;
+    let reads = 0;
+    await reply.body.consume(() => {
+      if (++reads === 3) reply.body.destroy();
+      return undefined;
+    });
+    expect(reads).toBe(3);
+    expect(counts.disarmed).toBe(1);
+    await expect.poll(() => closed).toBe(1);
+  });
+
+  it('a reader that throws rejects consume with its error and drops the connection', async () => {
+    const written = { bytes: 0 };
+    handler = endless(written);
+    const { exchange } = start();
+    const reply = await exchange.started;
+    const bug = new Error('translator bug');
+    await expect(
+      reply.body.consume(() => {
+        throw bug;
+      }),
+    ).rejects.toBe(bug);
+    await expect.poll(() => closed).toBe(1);
+  });
+
+  it('chunks that arrived before the reader attached are given first', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.write('early ');
+      setTimeout(() => res.end('late'), 50);
+    };
+    const { exchange } = start();
+    const reply = await exchange.started;
+    await sleep(20);
+    let text = '';
+    await reply.body.consume((chunk) => {
+      text += chunk.toString('utf8');
+      return undefined;
+    });
+    expect(text).toBe('early late');
+  });
+
+  it('a cancellation in the middle of the body rejects consume with its reason', async () => {
+    const written = { bytes: 0 };
+    handler = endless(written);
+    const cancellation = new Cancellation();
+    const { exchange, counts } = start(cancellation);
+    const reply = await exchange.started;
+    const reason = new Error('client gone');
+    let reads = 0;
+    const reading = reply.body.consume(() => {
+      if (++reads === 2) cancellation.abort(reason);
+      return undefined;
+    });
+    await expect(reading).rejects.toBe(reason);
+    expect(counts.disarmed).toBe(1);
+  });
+});
