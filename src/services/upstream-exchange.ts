@@ -34,6 +34,8 @@ export interface UpstreamReply {
   failure(err: unknown): Error;
 }
 
+const RESOLVED = Promise.resolve();
+
 const alreadyRead = () => Promise.reject(new Error('the upstream body was already read'));
 
 /** Why a reader stopped the body early: not a failure. */
@@ -63,6 +65,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, ReplyBody, 
   private reader: ChunkReader | null = null;
   /** A reader's promise is pending: chunks wait in `chunks`, the socket is paused. */
   private busy = false;
+  /** A microtask will hand the reader what arrived in this socket read. */
+  private scheduled = false;
   private settleBody: ((err: unknown) => void) | null = null;
   private released = false;
   private consumed = false;
@@ -113,16 +117,18 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, ReplyBody, 
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.phase !== 'body') return;
-    if (this.reader !== null && !this.busy) {
-      this.deliver(chunk);
-      return;
-    }
-    if (this.size >= this.limit) return;
+    if (this.phase !== 'body' || this.size >= this.limit) return;
     this.chunks.push(chunk);
     this.size += chunk.length;
     if (this.size >= this.limit) this.stop();
     else if (this.busy) controller.pause();
+    else if (this.reader !== null && !this.scheduled) {
+      // One socket read often holds many HTTP chunks (one per SSE event): the reader gets them
+      // together, after the read is parsed, so the relay writes once per read, not once per event.
+      // (A resolved promise, not queueMicrotask: that one also makes an AsyncResource per call.)
+      this.scheduled = true;
+      RESOLVED.then(this.drain);
+    }
   }
 
   onResponseEnd(): void {
@@ -204,17 +210,20 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, ReplyBody, 
     );
   }
 
-  /** Gives the reader what waited while it was busy, then resumes the socket or finishes. */
-  private drain(): void {
-    while (!this.busy && this.chunks.length > 0 && this.settleBody !== null) {
-      const chunk = this.chunks.shift() as Buffer;
-      this.size -= chunk.length;
+  /** Gives the reader everything received since its last call, then resumes the socket or finishes. */
+  private readonly drain = (): void => {
+    this.scheduled = false;
+    if (!this.busy && this.chunks.length > 0 && this.settleBody !== null) {
+      const chunks = this.chunks;
+      const chunk = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      chunks.length = 0;
+      this.size = 0;
       this.deliver(chunk);
     }
     if (this.busy) return;
     if (this.phase === 'body') this.controller?.resume();
     else this.finish();
-  }
+  };
 
   /** A reader that throws stops the body; its error rejects `consume`. */
   private readerFailed(err: unknown): void {
@@ -243,14 +252,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, ReplyBody, 
   private finish(): void {
     const settle = this.settleBody;
     if (settle === null) return;
-    if (this.phase === 'failed') {
-      this.settleBody = null;
-      settle(this.error);
-      return;
-    }
-    if (this.chunks.length > 0 && this.reader !== null) return; // drain() delivers them first
+    if (this.phase !== 'failed' && this.chunks.length > 0 && this.reader !== null) return; // drain() delivers them first
     this.settleBody = null;
-    settle(null);
+    // undici may hold on to the handler after the exchange: it must not keep the reader's world alive.
+    this.reader = null;
+    settle(this.phase === 'failed' ? this.error : null);
   }
 
   private collected(): string {
