@@ -80,11 +80,11 @@ export function logRequest(request: LoggedRequest, status: number, metrics: Metr
     );
   }
   metrics.inFlight.dec();
-  const stream = String(log.stream);
+  const stream = log.stream ? 'true' : 'false';
   // The model label only for routed requests: a rejected request's model is whatever the client
   // typed, and every distinct value would be a new series kept in memory for good.
   const model = target === null ? '' : (log.model ?? '');
-  metrics.requests.inc({ route, status: String(status), target: target ?? '', model, stream });
+  metrics.requests.inc({ route, status: statusLabel(status), target: target ?? '', model, stream });
   metrics.duration.observe({ route, target: target ?? '', stream }, ms / 1000);
   if (log.firstTokenMs !== undefined && target)
     metrics.timeToFirstToken.observe({ target }, log.firstTokenMs / 1000);
@@ -92,6 +92,17 @@ export function logRequest(request: LoggedRequest, status: number, metrics: Metr
     metrics.tokens.inc({ target, model, direction: 'input' }, log.usage.input_tokens);
     metrics.tokens.inc({ target, model, direction: 'output' }, log.usage.output_tokens);
   }
+}
+
+/** Status labels made once each, not a new string per request. */
+const STATUS_LABELS: string[] = [];
+function statusLabel(status: number): string {
+  let label = STATUS_LABELS[status];
+  if (label === undefined) {
+    label = String(status);
+    if (status >= 100 && status < 600) STATUS_LABELS[status] = label;
+  }
+  return label;
 }
 
 function round(ms: number): number {

@@ -100,7 +100,7 @@ export class LlmProxy {
       (req.store !== false || typeof req.previous_response_id === 'string' || hasReference(req.input));
     const context = stateful ? await (this.history as ResponseHistory).context(req) : null;
     const effective = context === null ? req : withContext(req, context);
-    const tools = new ToolCodec(req.tools ?? [], route.target.hostedTools);
+    const tools = ToolCodec.of(req.tools, route.target.hostedTools);
     if (tools.dropped.length > 0) {
       log.warn(
         { dropped: tools.dropped, target: route.target.name },

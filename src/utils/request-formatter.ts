@@ -116,7 +116,7 @@ export function formatChatRequest(
     chat.stream_options = { include_usage: true };
   }
 
-  const codec = options.tools ?? new ToolCodec(req.tools ?? []);
+  const codec = options.tools ?? ToolCodec.of(req.tools);
   const choice = formatToolChoice(req.tool_choice, codec.chatTools, codec);
   if (choice.tools.length > 0) {
     chat.tools = choice.tools;
@@ -167,8 +167,9 @@ function formatToolChoice(
   tools: ChatCompletionFunctionTool[],
   codec: ToolCodec,
 ): ToolChoiceResult {
-  const names = new Set(tools.map((t) => t.function.name));
   if (choice === undefined || choice === null) return { tools };
+  // Only an object choice names tools; the common string choices need no set.
+  const names = typeof choice === 'object' ? new Set(tools.map((t) => t.function.name)) : null;
   if (typeof choice === 'string') {
     if (choice === 'required' && tools.length === 0) {
       throw new InvalidRequestError("tool_choice 'required' needs at least one tool.", 'tool_choice');
@@ -193,7 +194,7 @@ function formatToolChoice(
     return { tools, toolChoice: { type: 'function', function: { name: c.name } } };
   }
   if (c.type === 'function') {
-    if (typeof c.name !== 'string' || !names.has(c.name)) {
+    if (typeof c.name !== 'string' || !names?.has(c.name)) {
       throw new InvalidRequestError(
         `tool_choice names function '${String(c.name)}', which is not among the tools.`,
         'tool_choice.name',
@@ -208,7 +209,7 @@ function formatToolChoice(
       if (
         (t?.type !== 'function' && t?.type !== 'custom') ||
         typeof t.name !== 'string' ||
-        !names.has(t.name)
+        !names?.has(t.name)
       ) {
         throw new InvalidRequestError(
           `tool_choice.tools[${i}] must name one of the function or custom tools.`,

@@ -32,6 +32,11 @@ export class ToolCodec {
   readonly dropped: string[] = [];
   private readonly byChatName = new Map<string, ToolIdentity>();
 
+  /** The codec for a request's tools; one shared, empty codec for the many requests without any. */
+  static of(tools: readonly unknown[] | undefined, hosted: HostedToolsPolicy = 'reject'): ToolCodec {
+    return tools === undefined || tools.length === 0 ? NO_TOOLS : new ToolCodec(tools, hosted);
+  }
+
   constructor(tools: readonly unknown[] = [], hosted: HostedToolsPolicy = 'reject') {
     tools.forEach((raw, i) => {
       const tool = raw as Record<string, unknown>;
@@ -182,3 +187,9 @@ export function customInput(args: string): string {
   }
   return args;
 }
+
+/** Frozen: every request without tools shares it. */
+const NO_TOOLS = new ToolCodec();
+Object.freeze(NO_TOOLS.chatTools);
+Object.freeze(NO_TOOLS.dropped);
+Object.freeze(NO_TOOLS);

@@ -366,3 +366,23 @@ describe('formatChatRequest with the codec', () => {
     ]);
   });
 });
+
+describe('ToolCodec.of', () => {
+  it('shares one frozen, empty codec between requests without tools', () => {
+    const a = ToolCodec.of(undefined);
+    expect(ToolCodec.of([])).toBe(a);
+    expect(ToolCodec.of([], 'drop')).toBe(a);
+    expect(a.chatTools).toEqual([]);
+    expect(a.dropped).toEqual([]);
+    expect(Object.isFrozen(a) && Object.isFrozen(a.chatTools) && Object.isFrozen(a.dropped)).toBe(true);
+    expect(a.decode('anything')).toEqual({ kind: 'function', name: 'anything' });
+  });
+
+  it('makes a codec of its own for a request with tools, with the hosted-tools policy', () => {
+    const codec = ToolCodec.of([fn('lookup'), { type: 'web_search' }], 'drop');
+    expect(codec).not.toBe(ToolCodec.of([]));
+    expect(codec.chatTools.map((t) => t.function.name)).toEqual(['lookup']);
+    expect(codec.dropped).toEqual(['web_search']);
+    expect(() => ToolCodec.of([{ type: 'web_search' }])).toThrow();
+  });
+});
