@@ -13,14 +13,17 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Cancellation } from './cancellation.js';
 
-/** Called with each body chunk; a returned promise pauses the upstream until it settles. */
-export type ChunkReader = (chunk: Buffer) => Promise<void> | undefined;
+/**
+ * Called with the body chunks one socket read brought (in order; the array is the reader's to keep);
+ * a returned promise pauses the upstream until it settles.
+ */
+export type ChunkReader = (chunks: Buffer[]) => Promise<void> | undefined;
 
 /** An upstream reply's body, readable once, either whole or chunk by chunk. */
 export interface ReplyBody {
   /** The body as UTF-8 text; with `limit`, only its first `limit` bytes, and the rest is not read. */
   text(limit?: number): Promise<string>;
-  /** Passes each chunk to `read` as it arrives; resolves at the end of the body (or on `destroy`). */
+  /** Passes the chunks to `read` as they arrive; resolves at the end of the body (or on `destroy`). */
   consume(read: ChunkReader): Promise<void>;
   /** Stops reading: the upstream connection is closed. */
   destroy(): void;
@@ -187,10 +190,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, ReplyBody, 
     if (!this.busy) this.finish();
   }
 
-  private deliver(chunk: Buffer): void {
+  private deliver(chunks: Buffer[]): void {
     let pending: Promise<void> | undefined;
     try {
-      pending = (this.reader as ChunkReader)(chunk);
+      pending = (this.reader as ChunkReader)(chunks);
     } catch (err) {
       this.readerFailed(err);
       return;
@@ -214,11 +217,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, ReplyBody, 
   private readonly drain = (): void => {
     this.scheduled = false;
     if (!this.busy && this.chunks.length > 0 && this.settleBody !== null) {
+      // Handed over as they are: no copy into one buffer.
       const chunks = this.chunks;
-      const chunk = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-      chunks.length = 0;
+      this.chunks = [];
       this.size = 0;
-      this.deliver(chunk);
+      this.deliver(chunks);
     }
     if (this.busy) return;
     if (this.phase === 'body') this.controller?.resume();

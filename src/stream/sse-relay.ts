@@ -187,10 +187,10 @@ export async function relayStream(
     return undefined;
   };
   /** One upstream read -> parser -> translator -> one client write; a promise pauses the upstream. */
-  const onRead = (buf: Buffer): Promise<void> | undefined => {
+  const onRead = (chunks: Buffer[]): Promise<void> | undefined => {
     // After the terminal event the rest of the body is drained, unread, so the connection can be reused.
     if (translator.finished) return undefined;
-    parser.feed(decoder.decode(buf, { stream: true }));
+    for (const chunk of chunks) parser.feed(decoder.decode(chunk, { stream: true }));
     const writing = flush();
     return writing === undefined ? afterWrite() : writing.then(afterWrite);
   };

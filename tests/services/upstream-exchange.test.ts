@@ -198,9 +198,10 @@ describe('UpstreamExchange: consume()', () => {
     let busy = false;
     let text = '';
     let reads = 0;
-    await reply.body.consume((chunk) => {
+    await reply.body.consume((chunks) => {
       expect(busy).toBe(false);
-      text += chunk.toString('utf8');
+      expect(chunks.length).toBeGreaterThan(0);
+      for (const chunk of chunks) text += chunk.toString('utf8');
       // Every other read is slow.
       if (reads++ % 2 === 0) return undefined;
       busy = true;
@@ -209,6 +210,25 @@ describe('UpstreamExchange: consume()', () => {
       });
     });
     expect(text).toBe(parts.join(''));
+  });
+
+  it('the HTTP chunks of one socket read reach the reader in one call', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // Corked: five chunked-encoding chunks leave in one write, so they arrive in one read.
+      res.socket?.cork();
+      for (let i = 0; i < 5; i++) res.write(`data: ${i}\n\n`);
+      res.socket?.uncork();
+      setTimeout(() => res.end(), 20);
+    };
+    const { exchange } = start();
+    const reply = await exchange.started;
+    const calls: string[][] = [];
+    await reply.body.consume((chunks) => {
+      calls.push(chunks.map((c) => c.toString('utf8')));
+      return undefined;
+    });
+    expect(calls[0]).toEqual(['data: 0\n\n', 'data: 1\n\n', 'data: 2\n\n', 'data: 3\n\n', 'data: 4\n\n']);
   });
 
   it('a stalled reader pauses the socket: the server cannot write the whole body', async () => {
@@ -277,8 +297,8 @@ describe('UpstreamExchange: consume()', () => {
     const reply = await exchange.started;
     await sleep(20);
     let text = '';
-    await reply.body.consume((chunk) => {
-      text += chunk.toString('utf8');
+    await reply.body.consume((chunks) => {
+      for (const chunk of chunks) text += chunk.toString('utf8');
       return undefined;
     });
     expect(text).toBe('early late');

@@ -59,7 +59,7 @@ function scriptedReply(reads: readonly Buffer[], headers: IncomingHttpHeaders = 
       for (const chunk of reads) {
         await new Promise((resolve) => setImmediate(resolve));
         if (destroyed) return;
-        await read(chunk);
+        await read([chunk]);
       }
     },
     destroy: () => {
