@@ -1,7 +1,8 @@
 /**
  * One target's HTTP client: an undici Pool per base URL (keep-alive; no fetch, which costs several
  * times the CPU per request), round-robin over the base URLs skipping one that failed recently,
- * and every transport failure turned into a typed error.
+ * and every transport failure turned into a typed error. Each call is dispatched to the Pool as an
+ * UpstreamExchange (upstream-exchange.ts), not through `Pool.request()`.
  */
 import { rootCertificates } from 'node:tls';
 import type { Pool as UndiciPool } from 'undici';
