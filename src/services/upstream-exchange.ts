@@ -45,7 +45,7 @@ const alreadyRead = () => Promise.reject(new Error('the upstream body was alread
 const STOPPED = Object.freeze(new Error('the proxy stopped reading the upstream body'));
 
 /**
- * The dispatch handler and the reply body of one exchange. `headers` resolves once a final status
+ * The dispatch handler and the reply body of one exchange. `started` resolves once a final status
  * arrives (or rejects with the raw transport error); `failure` maps errors for the caller.
  */
 export class UpstreamExchange implements Dispatcher.DispatchHandler, ReplyBody, UpstreamReply {
