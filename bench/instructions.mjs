@@ -11,8 +11,9 @@
  * the hot path can be seen. It counts user-space instructions only (no system calls, cache misses
  * or waits): `npm run bench` stays the measure of the targets. Threads are counted apart: the
  * event loop (the request path itself) and all threads (with V8's garbage collector and optimizing
- * compiler, whose share moves with when a major collection falls into a round). Needs valgrind (`apt install
- * valgrind`); takes about 4 minutes per server with the defaults (callgrind runs ~50x slower).
+ * compiler, whose share moves with when a major collection falls into a round). Needs valgrind
+ * (`apt install valgrind`); takes about 4 minutes per server with the defaults (callgrind runs
+ * ~50x slower).
  * The two servers run at the same time: the counts do not depend on the timing.
  */
 import { execFileSync, spawn } from 'node:child_process';

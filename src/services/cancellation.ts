@@ -3,16 +3,16 @@
  * `AbortController`, whose EventTarget machinery (creating the signal, add/removeEventListener)
  * cost about 30 µs of CPU per request, two controllers per request, in the benchmark's profiles.
  *
- * undici takes it as a request `signal`: its documented type is `AbortSignal | EventEmitter`, and an
- * object without `addEventListener` is driven through `on`/`once`/`removeListener`, `aborted` and
- * `reason`, which is all this implements.
+ * It speaks the EventEmitter subset (`on`/`once`/`removeListener`, `aborted`, `reason`) that
+ * undici accepts as a request `signal`; the upstream exchange (upstream-exchange.ts) listens to it
+ * the same way.
  */
 export type AbortListener = () => void;
 
 export class Cancellation {
   aborted = false;
   reason: unknown = undefined;
-  /** Usually zero or one listener (undici's, or a child's): a field, not an array, for that case. */
+  /** Usually zero or one listener (the upstream exchange's): a field, not an array, for that case. */
   private first: AbortListener | null = null;
   private more: AbortListener[] | null = null;
 
@@ -27,14 +27,6 @@ export class Cancellation {
     this.more = null;
     first?.();
     if (more) for (const listener of more) listener();
-  }
-
-  /** A token that aborts with this one (with its reason) and can also be aborted on its own. */
-  child(): Cancellation & { release(): void } {
-    const child = new LinkedCancellation(this);
-    if (this.aborted) child.abort(this.reason);
-    else this.once('abort', child.onParentAbort);
-    return child;
   }
 
   on(_event: 'abort', listener: AbortListener): this {
@@ -62,19 +54,6 @@ export class Cancellation {
 
   off(event: 'abort', listener: AbortListener): this {
     return this.removeListener(event, listener);
-  }
-}
-
-class LinkedCancellation extends Cancellation {
-  readonly onParentAbort = (): void => this.abort(this.parent.reason);
-
-  constructor(private readonly parent: Cancellation) {
-    super();
-  }
-
-  /** Unhooks from the parent once the exchange is over, so a long-lived parent does not pile up listeners. */
-  release(): void {
-    this.parent.removeListener('abort', this.onParentAbort);
   }
 }
 

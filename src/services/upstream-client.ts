@@ -94,7 +94,7 @@ export class UpstreamClient {
       this.failure(err, exchange, cancellation, endpoint),
     );
     // The caller's cancellation (client gone) and the total deadline both end the exchange; the
-    // deadline stays armed until the body has been read (or dropped).
+    // deadline stays armed until the body has ended (read or not) or failed.
     exchange.disarm = this.watchdog.watch(this.target.timeouts.totalMs, () => exchange.abort(TOTAL_TIMEOUT));
     endpoint.pool.dispatch({ method: 'POST', path: endpoint.path, headers, body }, exchange);
     let reply: UpstreamReply;

@@ -1,7 +1,6 @@
 /**
  * Cancellation, the proxy's lightweight stand-in for AbortController: abort-once semantics, the
- * listener list (order, removal), children linked to a parent, sleepUnless, and undici really
- * honouring it as a request `signal`.
+ * listener list (order, removal), sleepUnless, and undici really honouring it as a request `signal`.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -155,73 +154,6 @@ describe('Cancellation listeners', () => {
     c.abort();
     expect(a).toHaveBeenCalledTimes(1);
     expect(b).toHaveBeenCalledTimes(1);
-  });
-});
-
-describe('Cancellation.child', () => {
-  it('aborts with its parent, with the parent reason', () => {
-    const parent = new Cancellation();
-    const child = parent.child();
-    const listener = vi.fn();
-    child.on('abort', listener);
-    const reason = new Error('client gone');
-    parent.abort(reason);
-    expect(child.aborted).toBe(true);
-    expect(child.reason).toBe(reason);
-    expect(listener).toHaveBeenCalledTimes(1);
-  });
-
-  it('can be aborted on its own without aborting the parent', () => {
-    const parent = new Cancellation();
-    const child = parent.child();
-    const sibling = parent.child();
-    const reason = new Error('deadline');
-    child.abort(reason);
-    expect(child.reason).toBe(reason);
-    expect(parent.aborted).toBe(false);
-    expect(sibling.aborted).toBe(false);
-  });
-
-  it('is born aborted (with the reason) when the parent already is', () => {
-    const parent = new Cancellation();
-    const reason = new Error('early');
-    parent.abort(reason);
-    const child = parent.child();
-    expect(child.aborted).toBe(true);
-    expect(child.reason).toBe(reason);
-    expect(() => child.release()).not.toThrow();
-  });
-
-  it('once released, no longer aborts with its parent', () => {
-    const parent = new Cancellation();
-    const released = parent.child();
-    const kept = parent.child();
-    const onReleased = vi.fn();
-    released.on('abort', onReleased);
-    released.release();
-    parent.abort();
-    expect(released.aborted).toBe(false);
-    expect(onReleased).not.toHaveBeenCalled();
-    expect(kept.aborted).toBe(true);
-  });
-
-  it('releasing one child leaves the parent’s other listeners in place and in order', () => {
-    const parent = new Cancellation();
-    const seen: string[] = [];
-    const child = parent.child();
-    parent.on('abort', () => seen.push('after-child'));
-    child.release();
-    parent.abort();
-    expect(seen).toEqual(['after-child']);
-    expect(child.aborted).toBe(false);
-  });
-
-  it('a grandchild aborts when the root does', () => {
-    const root = new Cancellation();
-    const grandchild = root.child().child();
-    root.abort();
-    expect(grandchild.aborted).toBe(true);
-    expect((grandchild.reason as Error).name).toBe('AbortError');
   });
 });
 
