@@ -22,17 +22,35 @@ import type { StreamEvent } from './stream-translator.js';
 let lastSnapshot: object | null = null;
 let lastSnapshotJson = '';
 
+/**
+ * The text of a text delta up to its `delta`, the same for every delta of one content part: most
+ * events of a stream are text deltas, and writing each from a dozen pieces made a dozen strings.
+ */
+let deltaItem = '';
+let deltaOutput = -1;
+let deltaContent = -1;
+let deltaHead = '';
+
 export function formatEvent(event: StreamEvent): string {
+  if (event.type === 'response.output_text.delta' && event.logprobs.length === 0) {
+    if (
+      event.item_id !== deltaItem ||
+      event.output_index !== deltaOutput ||
+      event.content_index !== deltaContent
+    ) {
+      deltaItem = event.item_id;
+      deltaOutput = event.output_index;
+      deltaContent = event.content_index;
+      deltaHead = `event: response.output_text.delta\ndata: {"type":"response.output_text.delta","item_id":${jsonString(event.item_id)},"output_index":${event.output_index},"content_index":${event.content_index},"delta":`;
+    }
+    return `${deltaHead}${jsonString(event.delta)},"logprobs":[],"sequence_number":${event.sequence_number}}\n\n`;
+  }
   return `event: ${event.type}\ndata: ${eventJson(event)}\n\n`;
 }
 
 /** The event's JSON; an event with a key this file does not know goes to JSON.stringify whole. */
 export function eventJson(event: StreamEvent): string {
   const e = event as unknown as Record<string, unknown>;
-  if (event.type === 'response.output_text.delta' && event.logprobs.length === 0) {
-    // Most events of a stream are text deltas.
-    return `{"type":"response.output_text.delta","item_id":${jsonString(event.item_id)},"output_index":${event.output_index},"content_index":${event.content_index},"delta":${jsonString(event.delta)},"logprobs":[],"sequence_number":${event.sequence_number}}`;
-  }
   if ('response' in event) {
     // The lifecycle events: the number before the (long) Response, as this proxy always wrote them.
     return `{"type":${jsonString(event.type)},"sequence_number":${event.sequence_number},"response":${snapshot(event.response as ResponseObject)}}`;

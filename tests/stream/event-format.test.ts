@@ -88,6 +88,29 @@ describe('formatEvent', () => {
     );
   });
 
+  it('writes the text deltas of streams whose events interleave as JSON.stringify would', () => {
+    // The head of a text delta is kept for the last content part seen: deltas of two streams, or
+    // of two parts, taking turns must each get their own.
+    const text = (id: string, output: number, content: number, delta: string, n: number) => ({
+      type: 'response.output_text.delta' as const,
+      item_id: id,
+      output_index: output,
+      content_index: content,
+      delta,
+      logprobs: [],
+      sequence_number: n,
+    });
+    const events = [
+      text('msg_a', 0, 0, 'Hello', 1),
+      text('msg_b', 0, 0, 'Hi "there"', 1),
+      text('msg_a', 0, 0, ', world', 2),
+      text('msg_a', 0, 1, 'next part', 3),
+      text('msg_a', 1, 1, 'next item', 4),
+      text('msg_"b', 0, 0, 'line\nbreak', 2),
+    ];
+    for (const event of events) expect(formatEvent(event)).toBe(generic(event as never));
+  });
+
   it('writes the events of a text reply without JSON.stringify of any object', () => {
     // (Without tools: the echoed tool definitions are the client's own JSON, left to JSON.stringify.)
     const events = stream([{ content: 'Hello' }, { content: ', world' }], 'stop', false, false, false);
