@@ -54,7 +54,7 @@ export async function relayStream(
   /** The terminal event, held back while the final Response is being stored (see storeThenFinish). */
   let held = '';
   const holdTerminal = options.beforeFinal !== undefined;
-  const append = (events: StreamEvent[]): void => {
+  const append = (events: readonly StreamEvent[]): void => {
     for (const event of events) {
       if (holdTerminal && TERMINAL_TYPES.has(event.type)) held += formatEvent(event);
       else pending += formatEvent(event);
@@ -253,7 +253,7 @@ function isJson(upstream: UpstreamReply): boolean {
   return typeof type === 'string' && /^application\/(.+\+)?json\b/i.test(type.trim());
 }
 
-function serialize(events: StreamEvent[]): string {
+function serialize(events: readonly StreamEvent[]): string {
   let text = '';
   for (const event of events) text += formatEvent(event);
   return text;

@@ -47,10 +47,14 @@ export interface StreamFailure {
 
 type Phase = 'new' | 'streaming' | 'finished';
 
+/** What a call that made no event returns: one shared, frozen empty list. */
+const NO_EVENTS: readonly StreamEvent[] = Object.freeze([]);
+
 export class StreamTranslator {
   private phase: Phase = 'new';
   private seq = 0;
-  private out: StreamEvent[] = [];
+  /** The events made since the last call returned; NO_EVENTS (shared, frozen) while there are none. */
+  private out: StreamEvent[] = NO_EVENTS as StreamEvent[];
   private readonly assembler: OutputAssembler;
   private finishReason: string | null = null;
   private usage: ChatCompletionChunk['usage'] = null;
@@ -69,7 +73,7 @@ export class StreamTranslator {
     return this.phase === 'finished';
   }
 
-  start(): StreamEvent[] {
+  start(): readonly StreamEvent[] {
     this.expect('new');
     this.phase = 'streaming';
     // Usage is zero, not null, while in progress: OpenAI's schema does not allow null there and
@@ -81,7 +85,7 @@ export class StreamTranslator {
   }
 
   /** One parsed upstream `data:` payload (anything but `[DONE]`). */
-  chunk(payload: unknown): StreamEvent[] {
+  chunk(payload: unknown): readonly StreamEvent[] {
     this.expect('streaming');
     const chunk = payload as ChatCompletionChunk & { error?: unknown };
     if (typeof chunk !== 'object' || chunk === null) {
@@ -118,7 +122,7 @@ export class StreamTranslator {
    * the reply is replayed as a single chunk and the stream ends, so the client still gets a valid
    * stream with the same items the non-streaming path would build.
    */
-  whole(reply: unknown): StreamEvent[] {
+  whole(reply: unknown): readonly StreamEvent[] {
     this.expect('streaming');
     const r = reply as { error?: unknown; choices?: unknown };
     if (typeof r !== 'object' || r === null || (r.error !== undefined && r.error !== null))
@@ -149,7 +153,7 @@ export class StreamTranslator {
    * The upstream stream ended. With `[DONE]` or a finish_reason it is a normal end; an EOF with
    * neither means the upstream died mid-answer.
    */
-  end(sawDone: boolean): StreamEvent[] {
+  end(sawDone: boolean): readonly StreamEvent[] {
     this.expect('streaming');
     if (!sawDone && this.finishReason === null) {
       return this.fail({
@@ -187,7 +191,7 @@ export class StreamTranslator {
    * not be stored, so it could not be continued): it is replaced, under the same sequence number,
    * by `error` + `response.failed`.
    */
-  replaceTerminal(failure: StreamFailure): StreamEvent[] {
+  replaceTerminal(failure: StreamFailure): readonly StreamEvent[] {
     const status = this.final?.status;
     if (this.phase !== 'finished' || (status !== 'completed' && status !== 'incomplete')) {
       throw new Error('StreamTranslator: no completed or incomplete terminal event to replace');
@@ -198,7 +202,7 @@ export class StreamTranslator {
   }
 
   /** Ends the stream loudly: open items are closed as incomplete, then `error` and `response.failed`. */
-  fail(failure: StreamFailure): StreamEvent[] {
+  fail(failure: StreamFailure): readonly StreamEvent[] {
     if (this.phase === 'finished') return this.drain();
     this.phase = 'finished';
     try {
@@ -246,12 +250,14 @@ export class StreamTranslator {
 
   private push(event: OutputEvent | LifecycleEvent): void {
     (event as StreamEvent).sequence_number = this.seq++;
-    this.out.push(event as StreamEvent);
+    // Most calls make one event: a one-element array, not an empty one grown to 16 by its push.
+    if (this.out.length === 0) this.out = [event as StreamEvent];
+    else this.out.push(event as StreamEvent);
   }
 
-  private drain(): StreamEvent[] {
+  private drain(): readonly StreamEvent[] {
     const events = this.out;
-    this.out = [];
+    this.out = NO_EVENTS as StreamEvent[];
     return events;
   }
 
