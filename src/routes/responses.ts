@@ -160,7 +160,8 @@ export class ResponsesRoute {
     const response = await proxy.respond(call, cancellation);
     exchange.proxyLog.usage = response.usage;
     // Stored before the reply: a client that continues at once always finds it.
-    await proxy.save(call, response);
+    const saving = proxy.save(call, response);
+    if (saving !== undefined) await saving;
     sendJson(res, 200, exchange.id, responseJson(response));
     logRequest(exchange, 200, this.deps.metrics);
   }

@@ -237,12 +237,13 @@ export class LlmProxy {
   }
 
   /**
-   * Stores a finished response with its context (unless the request said `store: false`); resolves
-   * once the write is durable, so it runs before the client is answered.
+   * Stores a finished response with its context; resolves once the write is durable, so it runs
+   * before the client is answered. `undefined` when there is nothing to store (no store, or the
+   * request said `store: false`): the caller then goes on without a turn of the event loop.
    */
-  async save(call: PreparedCall, response: ResponseObject): Promise<void> {
-    if (this.history === null || call.context === null) return;
-    await this.history.save(response, call.context);
+  save(call: PreparedCall, response: ResponseObject): Promise<void> | undefined {
+    if (this.history === null || call.context === null) return undefined;
+    return this.history.save(response, call.context);
   }
 
   async close(): Promise<void> {
