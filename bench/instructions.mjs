@@ -6,6 +6,9 @@
  *   node bench/instructions.mjs [--scenario json|stream] [--requests N] [--rounds R]
  *                               [--warmup W] [--connections C] [--only pass-through|llm-proxy]
  *
+ *   LLM_PROXY_DIST=/tmp/old/main.cjs node bench/instructions.mjs --only llm-proxy
+ *                               counts another build (say a copy of dist/ from an earlier commit)
+ *
  * Why: on a shared 2-core machine the CPU time per request of the same build varies by ±30% from
  * one run to the next; an instruction count varies by about 1%, so a change of a few percent on
  * the hot path can be seen. It counts user-space instructions only (no system calls, cache misses
@@ -143,7 +146,7 @@ const servers = {
       '--port',
       String(passPort),
     ]),
-  'llm-proxy': () => measure('llm-proxy', proxyPort, ['dist/main.cjs', '--config', configPath]),
+  'llm-proxy': () => measure('llm-proxy', proxyPort, [process.env.LLM_PROXY_DIST ?? 'dist/main.cjs', '--config', configPath]),
 };
 const labels = flags.only ? [flags.only] : Object.keys(servers);
 process.stdout.write(
