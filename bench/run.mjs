@@ -8,6 +8,8 @@
  *
  *   --duration S        seconds per measured run (default 5; 3 rounds, so 15 s per server and scenario)
  *   --rounds N          alternating pass-through/proxy rounds (default 3)
+ *   --warmup S          seconds of load per server and scenario before the measured rounds
+ *                       (default 10: long enough for V8 to finish optimising the proxy's code)
  *   --quick             smoke check: 1 s runs, 1 round, short warm-up (writes results/quick.*)
  *   --scenario A[,B]    json-c1, json-c64, stream-c1, stream-c64, tools-history (default: all)
  *   --chunks N          content chunks per streamed reply (default 50)
@@ -43,6 +45,7 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     scenario: { type: 'string' },
     rounds: { type: 'string' },
+    warmup: { type: 'string' },
     chunks: { type: 'string', default: '50' },
     'latency-ms': { type: 'string', default: '0' },
     'chunk-delay-ms': { type: 'string', default: '0' },
@@ -55,7 +58,7 @@ if (flags.help) {
   process.stdout.write(
     `${readFileSync(fileURLToPath(import.meta.url), 'utf8')
       .split('\n')
-      .slice(0, 22)
+      .slice(0, 24)
       .join('\n')}\n`,
   );
   process.exit(0);
@@ -63,7 +66,7 @@ if (flags.help) {
 const quick = flags.quick === true;
 const opts = {
   duration: Number(flags.duration ?? (quick ? 1 : 5)),
-  warmup: quick ? 0.5 : 2,
+  warmup: Number(flags.warmup ?? (quick ? 0.5 : 10)),
   rounds: Number(flags.rounds ?? (quick ? 1 : 3)),
   ttfeRequests: quick ? 50 : 400,
   coldStarts: quick ? 1 : 5,
@@ -71,7 +74,8 @@ const opts = {
   latencyMs: Number(flags['latency-ms']),
   chunkDelayMs: Number(flags['chunk-delay-ms']),
 };
-const partial = quick || flags.scenario !== undefined || flags.duration !== undefined;
+const partial =
+  quick || flags.scenario !== undefined || flags.duration !== undefined || flags.warmup !== undefined;
 const outName = flags.out ?? (quick ? 'quick' : partial ? 'partial' : 'latest');
 
 // ---------------------------------------------------------------------------------------------
