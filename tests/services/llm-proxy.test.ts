@@ -17,6 +17,8 @@ import { createLogger } from '../../src/logging-config.js';
 import { Metrics } from '../../src/metrics.js';
 import { Cancellation } from '../../src/services/cancellation.js';
 import { LlmProxy } from '../../src/services/llm-proxy.js';
+import { ResponseHistory } from '../../src/services/response-history.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
 import type { ResponsesRequest } from '../../src/types.js';
 import { chatCompletion, MockUpstream, sendJson } from '../helpers/mock-upstream.js';
 import { assertValidResponse } from '../helpers/spec-validator.js';
@@ -26,7 +28,12 @@ let other: MockUpstream;
 let proxy: LlmProxy | null;
 let logLines: string[];
 
-function makeProxy(toml: string, env: Record<string, string> = {}, metrics: Metrics | null = null): LlmProxy {
+function makeProxy(
+  toml: string,
+  env: Record<string, string> = {},
+  metrics: Metrics | null = null,
+  history: ResponseHistory | null = null,
+): LlmProxy {
   const config: Config = parseConfig(`[logging]\nlevel = "debug"\n\n${toml}`, 'test.toml', env);
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -35,7 +42,7 @@ function makeProxy(toml: string, env: Record<string, string> = {}, metrics: Metr
     },
   });
   const logger = createLogger({ level: 'debug', destination: sink as unknown as DestinationStream });
-  proxy = new LlmProxy(config, logger, metrics);
+  proxy = new LlmProxy(config, logger, metrics, history);
   return proxy;
 }
 
@@ -378,6 +385,33 @@ describe('LlmProxy.send: retries and fallbacks', () => {
     expect(await pending).toMatchObject({ name: 'AbortError' });
     expect(Date.now() - t0).toBeLessThan(1_000);
     expect(upstream.requests).toHaveLength(1);
+  });
+});
+
+describe('LlmProxy.save', () => {
+  it('writes a response to the store, and has nothing to wait for without one or with store: false', async () => {
+    const store = new MemoryStore({
+      ttlMs: 60_000,
+      maxEntries: 10,
+      maxBytes: 1024 * 1024,
+      maxResponseBytes: 64 * 1024,
+    });
+    const toml = `[targets.solo]\nbase_url = "${upstream.baseUrl}"\n`;
+    const stateful = makeProxy(toml, {}, null, new ResponseHistory(store));
+    const call = await stateful.prepare(req({ model: 'm', input: 'Hi' }), false);
+    const response = await stateful.respond(call, new Cancellation());
+    const saving = stateful.save(call, response);
+    expect(saving).toBeInstanceOf(Promise);
+    await saving;
+    expect((await store.get(response.id))?.response.id).toBe(response.id);
+
+    const notStored = await stateful.prepare(req({ model: 'm', input: 'Hi', store: false }), false);
+    expect(stateful.save(notStored, await stateful.respond(notStored, new Cancellation()))).toBeUndefined();
+    await stateful.close();
+
+    const stateless = makeProxy(toml);
+    const plain = await stateless.prepare(req({ model: 'm', input: 'Hi' }), false);
+    expect(stateless.save(plain, await stateless.respond(plain, new Cancellation()))).toBeUndefined();
   });
 });
 
