@@ -146,7 +146,8 @@ const servers = {
       '--port',
       String(passPort),
     ]),
-  'llm-proxy': () => measure('llm-proxy', proxyPort, [process.env.LLM_PROXY_DIST ?? 'dist/main.cjs', '--config', configPath]),
+  'llm-proxy': () =>
+    measure('llm-proxy', proxyPort, [process.env.LLM_PROXY_DIST ?? 'dist/main.cjs', '--config', configPath]),
 };
 const labels = flags.only ? [flags.only] : Object.keys(servers);
 process.stdout.write(
