@@ -196,17 +196,20 @@ export class ResponsesRoute {
       onFirstOutput: () => {
         log.firstTokenMs = performance.now() - log.startedAt;
       },
-      beforeFinal: async (final) => {
-        try {
-          await proxy.save(call, final);
-          return null;
-        } catch (err) {
-          const error = toProxyError(err, exchange.id);
-          log.error = error;
-          exchange.warn({ err: error.message }, 'could not store the streamed response');
-          return { type: error.type, code: error.code ?? 'store_unavailable', message: error.message };
-        }
-      },
+      // Only a response that is stored holds back its terminal event (and costs a write of its own).
+      beforeFinal: proxy.stores(call)
+        ? async (final) => {
+            try {
+              await proxy.save(call, final);
+              return null;
+            } catch (err) {
+              const error = toProxyError(err, exchange.id);
+              log.error = error;
+              exchange.warn({ err: error.message }, 'could not store the streamed response');
+              return { type: error.type, code: error.code ?? 'store_unavailable', message: error.message };
+            }
+          }
+        : undefined,
     });
     record(outcome);
     logRequest(exchange, outcome === 'client_closed' ? 499 : 200, this.deps.metrics);

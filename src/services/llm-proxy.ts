@@ -242,8 +242,13 @@ export class LlmProxy {
    * request said `store: false`): the caller then goes on without a turn of the event loop.
    */
   save(call: PreparedCall, response: ResponseObject): Promise<void> | undefined {
-    if (this.history === null || call.context === null) return undefined;
-    return this.history.save(response, call.context);
+    if (!this.stores(call)) return undefined;
+    return (this.history as ResponseHistory).save(response, call.context as Context);
+  }
+
+  /** Whether `save` will store this call's response (a store is configured, and not `store: false`). */
+  stores(call: PreparedCall): boolean {
+    return this.history !== null && call.context !== null;
   }
 
   async close(): Promise<void> {

@@ -388,7 +388,7 @@ describe('LlmProxy.send: retries and fallbacks', () => {
   });
 });
 
-describe('LlmProxy.save', () => {
+describe('LlmProxy.save and stores', () => {
   it('writes a response to the store, and has nothing to wait for without one or with store: false', async () => {
     const store = new MemoryStore({
       ttlMs: 60_000,
@@ -400,17 +400,20 @@ describe('LlmProxy.save', () => {
     const stateful = makeProxy(toml, {}, null, new ResponseHistory(store));
     const call = await stateful.prepare(req({ model: 'm', input: 'Hi' }), false);
     const response = await stateful.respond(call, new Cancellation());
+    expect(stateful.stores(call)).toBe(true);
     const saving = stateful.save(call, response);
     expect(saving).toBeInstanceOf(Promise);
     await saving;
     expect((await store.get(response.id))?.response.id).toBe(response.id);
 
     const notStored = await stateful.prepare(req({ model: 'm', input: 'Hi', store: false }), false);
+    expect(stateful.stores(notStored)).toBe(false);
     expect(stateful.save(notStored, await stateful.respond(notStored, new Cancellation()))).toBeUndefined();
     await stateful.close();
 
     const stateless = makeProxy(toml);
     const plain = await stateless.prepare(req({ model: 'm', input: 'Hi' }), false);
+    expect(stateless.stores(plain)).toBe(false);
     expect(stateless.save(plain, await stateless.respond(plain, new Cancellation()))).toBeUndefined();
   });
 });

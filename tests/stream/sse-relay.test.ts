@@ -36,6 +36,8 @@ class RecordingResponse extends Writable {
   status = 0;
   headers: Record<string, string> = {};
   text = '';
+  /** The text of each write, in order. */
+  writes: string[] = [];
   writeHead(status: number, headers: Record<string, string>): this {
     this.status = status;
     this.headers = headers;
@@ -43,6 +45,7 @@ class RecordingResponse extends Writable {
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
     this.text += chunk.toString('utf8');
+    this.writes.push(chunk.toString('utf8'));
     cb();
   }
 }
@@ -122,6 +125,44 @@ describe('relay: framing and outcome', () => {
     const final = checkStream(events);
     expect(final).toEqual(JSON.parse(JSON.stringify(translator.final)));
     expect(outcome).toBe(fixture.status);
+  });
+});
+
+describe('relay: writes', () => {
+  const run = async (beforeFinal?: () => Promise<null>) => {
+    const res = new RecordingResponse();
+    const translator = new StreamTranslator(createResponseContext({ model: 'test-model', input: 'Hi' }));
+    const fixture = FIXTURES[0] as StreamFixture;
+    await relayStream(
+      res as unknown as ServerResponse,
+      scriptedReply([Buffer.from(sseBody(fixture))]),
+      translator,
+      client,
+      new Cancellation(),
+      { keepAliveMs: 0, headers: {}, ...(beforeFinal ? { beforeFinal } : {}) },
+    );
+    return res.writes;
+  };
+
+  const types = (write: string | undefined) => parseSseText(write ?? '').events.map((e) => e.type);
+
+  it('a stream that arrives in one read: its opening events at once, then the rest in one write', async () => {
+    const writes = await run();
+    expect(writes).toHaveLength(2);
+    expect(types(writes[0])).toEqual(['response.created', 'response.in_progress']);
+    expect(types(writes[1]).at(-1)).toBe('response.completed');
+  });
+
+  it('with beforeFinal, the terminal event is held back and written after it resolves', async () => {
+    let called = false;
+    const writes = await run(async () => {
+      called = true;
+      return null;
+    });
+    expect(called).toBe(true);
+    expect(writes).toHaveLength(3);
+    expect(types(writes[1])).not.toContain('response.completed');
+    expect(types(writes[2])).toEqual(['response.completed']);
   });
 });
 
