@@ -113,6 +113,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, ReplyBody, 
   ): void {
     if (status < 200 || this.phase !== 'waiting') return; // 1xx: informational, the real one follows
     this.controller = controller;
+    // undici's adapter for this handler API keeps the raw header list, views of the socket read
+    // that brought them, which under streaming load is often the whole body: parsed, they are
+    // not needed, and held they kept ~11 KB per stream alive until a full collection.
+    (controller as { rawHeaders?: unknown }).rawHeaders = null;
     this.status = status;
     this.headers = headers;
     this.phase = 'body';
