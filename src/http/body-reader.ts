@@ -93,33 +93,44 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
  */
 function collect(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
+    // The listeners reach the promise only through these, cleared once it is settled: a settled
+    // promise keeps its body, and the listeners stay on the request (see onEnd).
+    let settle: ((body: Buffer) => void) | null = resolve;
+    let fail: ((err: Error) => void) | null = reject;
     const cleanup = () => {
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
     };
+    const settled = () => {
+      settle = null;
+      fail = null;
+      chunks = [];
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
         cleanup();
-        reject(new PayloadTooLargeError(limit));
+        fail?.(new PayloadTooLargeError(limit));
+        settled();
         return;
       }
       chunks.push(chunk);
     };
-    // After 'end' no data follows, and a late 'error' finds the promise settled (and a listener,
-    // so it is not thrown): the listeners stay, as removing them cost about 1,000 instructions.
-    // But they must not keep the body: the request lives as long as its reply (a whole stream),
-    // and a chunk is a view of its socket read's memory, freed only when no view is left.
+    // After 'end' no data follows, and a late 'error' finds nothing to settle (and a listener, so
+    // it is not thrown): the listeners stay, as removing them cost about 1,000 instructions. But
+    // they must not keep the body: the request lives as long as its reply (a whole stream), and
+    // long enough, under load, for what it holds to be promoted to the old generation.
     const onEnd = () => {
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-      chunks.length = 0;
+      settle?.(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+      settled();
     };
     const onError = (err: Error) => {
       cleanup();
-      reject(err);
+      fail?.(err);
+      settled();
     };
     req.on('data', onData);
     req.on('end', onEnd);

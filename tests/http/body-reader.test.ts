@@ -3,13 +3,14 @@
  * length, chunked, far over the limit with the 413 still readable), Content-Encoding (gzip, br, a
  * bomb, corrupt data, unknown codings), JSON errors and prototype poisoning.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProxyError } from '../../src/errors.js';
 import { readBody, readJsonBody } from '../../src/http/body-reader.js';
+import { collected } from '../helpers/gc.js';
 
 const DEFAULT_LIMIT = 1024;
 
@@ -533,5 +534,34 @@ describe('Content-Encoding', () => {
     const second = await json(plain);
     expect(first.status).toBe(415);
     expect(second.status).toBe(200);
+  });
+});
+
+describe('memory', () => {
+  it('the body is freed once the caller drops it, though the request and its listeners live on', async () => {
+    // A streamed reply keeps its request (and the listeners left on it) for the whole stream.
+    let request: IncomingMessage | undefined;
+    let ref: WeakRef<Buffer> | undefined;
+    const own = createServer(async (req, res) => {
+      request = req;
+      const body = await readBody(req, DEFAULT_LIMIT);
+      ref = new WeakRef(body);
+      res.end(String(body.length));
+    });
+    await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port: ownPort } = own.address() as AddressInfo;
+      const reply = await undiciRequest(`http://127.0.0.1:${ownPort}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'x'.repeat(200) }),
+      });
+      expect(await reply.body.text()).toBe('211');
+      expect(request?.listenerCount('data')).toBe(1);
+      expect(await collected(ref as WeakRef<Buffer>)).toBe(true);
+    } finally {
+      own.closeAllConnections();
+      await new Promise((resolve) => own.close(resolve));
+    }
   });
 });
