@@ -4,13 +4,24 @@
  * requests per second that per-request cost showed up in profiles. A deadline fires within one
  * tick after it passes; total timeouts are minutes long, so a 250 ms tick is precise enough.
  */
-interface Entry {
-  readonly deadline: number;
-  readonly fire: () => void;
-  prev: Entry | null;
-  next: Entry | null;
-  linked: boolean;
-  cancelled: boolean;
+/**
+ * A class, not an object literal: V8 tracks literals by allocation site and, when most of one
+ * site's objects survive a scavenge, allocates the site's later objects straight in the old
+ * generation. Entries live as long as their exchange; once some were promoted, the dead ones kept
+ * the young objects they pointed to alive through the next scavenge, which counted those as
+ * survivors too: a loop that, under streaming load, promoted ~290 KB per scavenge instead of ~60.
+ */
+class Entry {
+  prev: Entry | null = null;
+  next: Entry | null = null;
+  linked = true;
+  cancelled = false;
+
+  constructor(
+    readonly deadline: number,
+    /** Null once cancelled: a dead entry must not keep its exchange alive. */
+    public fire: (() => void) | null,
+  ) {}
 }
 
 export class DeadlineWatchdog {
@@ -26,14 +37,8 @@ export class DeadlineWatchdog {
 
   /** Calls `onExpire` once `ms` have passed, unless the returned cancel function runs first. */
   watch(ms: number, onExpire: () => void): () => void {
-    const entry: Entry = {
-      deadline: Date.now() + ms,
-      fire: onExpire,
-      prev: this.tail,
-      next: null,
-      linked: true,
-      cancelled: false,
-    };
+    const entry = new Entry(Date.now() + ms, onExpire);
+    entry.prev = this.tail;
     if (this.tail === null) this.head = entry;
     else this.tail.next = entry;
     this.tail = entry;
@@ -44,6 +49,7 @@ export class DeadlineWatchdog {
     }
     return () => {
       entry.cancelled = true;
+      entry.fire = null;
       this.unlink(entry);
       if (this.size === 0) this.stop();
     };
@@ -74,7 +80,7 @@ export class DeadlineWatchdog {
       if (entry.deadline <= now) expired.push(entry);
     }
     for (const entry of expired) this.unlink(entry);
-    for (const entry of expired) if (!entry.cancelled) entry.fire();
+    for (const entry of expired) if (!entry.cancelled) entry.fire?.();
     if (this.size === 0) this.stop();
   }
 

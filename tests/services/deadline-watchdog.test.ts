@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DeadlineWatchdog } from '../../src/services/deadline-watchdog.js';
+import { collected } from '../helpers/gc.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -218,5 +219,25 @@ describe('DeadlineWatchdog (the list of deadlines)', () => {
     // 'c' had expired too, but 'a' cancelled it before its turn: cancelled entries never fire.
     expect(fired).toEqual(['a', 'b']);
     expect(dog.watching).toBe(1);
+  });
+});
+
+describe('DeadlineWatchdog (memory)', () => {
+  it('holds the callback (and what it closes over) while armed, and lets go of it once cancelled', async () => {
+    const watchdog = new DeadlineWatchdog(60_000);
+    // The callback closes over a stand-in for an upstream exchange, as the client's does.
+    const arm = () => {
+      const exchange = { buffers: [Buffer.alloc(1024)] };
+      const onExpire = () => void exchange.buffers.length;
+      return { cancel: watchdog.watch(600_000, onExpire), ref: new WeakRef(onExpire) };
+    };
+    const { cancel, ref } = arm();
+    expect(await collected(ref)).toBe(false);
+    cancel();
+    // The caller still holds the cancel function (the exchange keeps it as `disarm`), and through
+    // it the entry: the entry must not keep the callback.
+    expect(await collected(ref)).toBe(true);
+    expect(typeof cancel).toBe('function');
+    expect(watchdog.watching).toBe(0);
   });
 });
