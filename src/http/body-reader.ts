@@ -37,7 +37,35 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   } catch (err) {
     throw new InvalidJsonError((err as Error).message);
   }
+  // Every level takes at least two characters: a shorter body cannot be too deep.
+  if (text.length > 2 * MAX_JSON_DEPTH && deeperThan(value, MAX_JSON_DEPTH)) {
+    throw new InvalidJsonError(`it is nested more than ${MAX_JSON_DEPTH} levels deep`);
+  }
   return value;
+}
+
+/**
+ * The deepest nesting a body may have. JSON.parse takes any depth, but JSON.stringify (the
+ * upstream request, the store) and the proxy's own walks recurse, and overflowed the stack from
+ * about 5,000 levels: after the upstream call, as a 500. Real requests nest a few dozen levels.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/**
+ * Whether objects and arrays nest more than `remaining` levels deep. Recursive, but never more than
+ * `remaining` calls deep; with `for…in` and an index loop it allocates nothing, which made it ten
+ * times faster than a walk with an explicit stack (1.3 µs for the benchmark's tools request).
+ */
+function deeperThan(value: unknown, remaining: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (remaining === 0) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (deeperThan(value[i], remaining - 1)) return true;
+    return false;
+  }
+  for (const key in value)
+    if (deeperThan((value as Record<string, unknown>)[key], remaining - 1)) return true;
+  return false;
 }
 
 /**

@@ -9,7 +9,7 @@ import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProxyError } from '../../src/errors.js';
-import { readBody, readJsonBody } from '../../src/http/body-reader.js';
+import { MAX_JSON_DEPTH, readBody, readJsonBody } from '../../src/http/body-reader.js';
 import { collected } from '../helpers/gc.js';
 
 const DEFAULT_LIMIT = 1024;
@@ -358,16 +358,34 @@ describe('prototype poisoning', () => {
     expect(plain.status).toBe(200);
   });
 
-  it('a body nested 20,000 deep with an escape is checked without overflowing the stack', async () => {
+  it('a body nested 20,000 deep (with an escape, or a poisoning key) is a 400, not a stack overflow', async () => {
     const depth = 20_000;
     const limit = 1024 * 1024;
-    const body = `${'['.repeat(depth)}"\\u0041"${']'.repeat(depth)}`;
-    const ok = await json(body, {}, limit);
-    expect(ok.status).toBe(200);
-    const poisoned = `${'['.repeat(depth)}{"\\u005f_proto__":1}${']'.repeat(depth)}`;
-    const refused = await json(poisoned, {}, limit);
-    expect(refused.status).toBe(400);
-    expect(refused.json.error.code).toBe('invalid_json');
+    for (const inner of ['"\\u0041"', '{"\\u005f_proto__":1}', '{"a":1}']) {
+      const refused = await json(`${'['.repeat(depth)}${inner}${']'.repeat(depth)}`, {}, limit);
+      expect(refused.status).toBe(400);
+      expect(refused.json.error.code).toBe('invalid_json');
+    }
+  });
+
+  it(`nesting up to ${MAX_JSON_DEPTH} levels is accepted, one more is refused (arrays and objects)`, async () => {
+    const limit = 1024 * 1024;
+    const arrays = (n: number) => `${'['.repeat(n)}1${']'.repeat(n)}`;
+    const objects = (n: number) => `${'{"a":'.repeat(n - 1)}{"a":1}${'}'.repeat(n - 1)}`;
+    for (const nest of [arrays, objects]) {
+      const ok = await json(nest(MAX_JSON_DEPTH), {}, limit);
+      expect(ok.status).toBe(200);
+      const deep = await json(nest(MAX_JSON_DEPTH + 1), {}, limit);
+      expect(deep.status).toBe(400);
+      expect(deep.json.error).toMatchObject({ status: 400, code: 'invalid_json' });
+      expect(deep.json.error.message).toMatch(new RegExp(`nested more than ${MAX_JSON_DEPTH} levels deep`));
+    }
+  });
+
+  it('a wide body (many siblings, little depth) is accepted', async () => {
+    const wide = JSON.stringify({ items: Array.from({ length: 5000 }, (_, i) => ({ i, tags: [i, [i]] })) });
+    const r = await json(wide, {}, 1024 * 1024);
+    expect(r.status).toBe(200);
   });
 
   it('a normal body with \\u00e9 escapes is accepted', async () => {

@@ -1,10 +1,12 @@
 /**
  * POST /v1/responses over real HTTP: an unknown top-level field is ignored (the request still
  * succeeds) and named once in a debug line; no such line when every field is known, or at info.
+ * A body nested too deep is refused before the upstream is called.
  */
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MAX_JSON_DEPTH } from '../../src/http/body-reader.js';
 import { chatCompletion, MockUpstream, sendJson } from '../helpers/mock-upstream.js';
 import { oneTarget, startProxy, type TestProxy } from '../helpers/proxy.js';
 
@@ -137,5 +139,37 @@ describe('a request that arrives after shutdown began', () => {
       await closing.close().catch(() => {});
       await slow.close();
     }
+  });
+});
+
+describe('a body nested too deep', () => {
+  // JSON.parse takes it, but it used to reach the upstream and then fail as a 500 where the proxy
+  // serialised it again (the store's copy of the input), after the upstream's tokens were spent.
+  it('in an unknown field of an input item: a 400 invalid_json, and the upstream is never called', async () => {
+    const deep = (n: number) => `${'['.repeat(n)}1${']'.repeat(n)}`;
+    const send = (n: number) =>
+      fetch(`${proxy.url}/v1/responses`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `{"model":"m","input":[{"role":"user","content":"hi","extra":${deep(n)}}]}`,
+      });
+    for (const n of [MAX_JSON_DEPTH, 5_000, 100_000]) {
+      const res = await send(n);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({
+        error: {
+          message: `We could not parse the JSON body of your request: it is nested more than ${MAX_JSON_DEPTH} levels deep`,
+          type: 'invalid_request_error',
+          param: null,
+          code: 'invalid_json',
+        },
+      });
+    }
+    expect(upstream.requests).toHaveLength(0);
+    // Just under the limit (the field's arrays start at level 4): accepted, sent, answered.
+    const ok = await send(MAX_JSON_DEPTH - 4);
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { status: string }).status).toBe('completed');
+    expect(upstream.requests).toHaveLength(1);
   });
 });
