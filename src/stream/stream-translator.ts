@@ -20,7 +20,7 @@ import {
   type ResponseObject,
   statusFromFinishReason,
 } from '../utils/response-envelope.js';
-import { mapLogprobs, readReasoning } from '../utils/response-parser.js';
+import { addContentParts, mapLogprobs, readReasoning } from '../utils/response-parser.js';
 
 /** A stream event as written to the client: an OutputEvent or a lifecycle event, numbered. */
 export type StreamEvent = (OutputEvent | LifecycleEvent) & { sequence_number: number };
@@ -231,8 +231,12 @@ export class StreamTranslator {
   private delta(delta: ChatDelta, logprobs: Parameters<typeof mapLogprobs>[0]): void {
     const reasoning = readReasoning(delta);
     if (reasoning !== '') this.assembler.reasoning(reasoning);
-    if (typeof delta.content === 'string' && delta.content !== '') {
-      this.assembler.text(delta.content, this.options.logprobs ? mapLogprobs(logprobs) : undefined);
+    const content: unknown = delta.content;
+    if (typeof content === 'string') {
+      if (content !== '')
+        this.assembler.text(content, this.options.logprobs ? mapLogprobs(logprobs) : undefined);
+    } else if (Array.isArray(content)) {
+      addContentParts(content, this.assembler);
     }
     if (typeof delta.refusal === 'string' && delta.refusal !== '') this.assembler.refusal(delta.refusal);
     if (Array.isArray(delta.tool_calls)) {

@@ -43,8 +43,11 @@ export function parseChatCompletion(
   const out = new OutputAssembler(null, options);
 
   out.reasoning(readReasoning(message));
-  if (typeof message.content === 'string') {
-    out.text(message.content, options.logprobs ? mapLogprobs(choice.logprobs?.content) : undefined);
+  const content: unknown = message.content;
+  if (typeof content === 'string') {
+    out.text(content, options.logprobs ? mapLogprobs(choice.logprobs?.content) : undefined);
+  } else if (Array.isArray(content)) {
+    addContentParts(content, out);
   }
   if (typeof message.refusal === 'string') out.refusal(message.refusal);
   const toolCalls: unknown = message.tool_calls;
@@ -71,6 +74,42 @@ export function parseChatCompletion(
     incompleteDetails,
     serviceTier: reply.service_tier,
   });
+}
+
+/**
+ * Content sent as a list of parts, not a string: Mistral's reasoning models (Magistral) send
+ * `{"type":"thinking","thinking":[{"type":"text","text":…}]}` then `{"type":"text","text":…}`, in
+ * replies and in stream deltas. Each part goes to the assembler in order. Parts with no Responses
+ * output counterpart (Mistral's `reference` chunks, images) are skipped.
+ */
+export function addContentParts(
+  parts: readonly unknown[],
+  out: Pick<OutputAssembler, 'reasoning' | 'text' | 'refusal'>,
+): void {
+  for (const part of parts) {
+    if (typeof part !== 'object' || part === null) continue;
+    const p = part as { type?: unknown; text?: unknown; thinking?: unknown; refusal?: unknown };
+    if (p.type === 'text' && typeof p.text === 'string' && p.text !== '') out.text(p.text);
+    else if (p.type === 'thinking') {
+      const thinking = thinkingText(p.thinking);
+      if (thinking !== '') out.reasoning(thinking);
+    } else if (p.type === 'refusal' && typeof p.refusal === 'string' && p.refusal !== '') {
+      out.refusal(p.refusal);
+    }
+  }
+}
+
+/** A thinking part's text: a string, or (Mistral) a list of text parts. */
+function thinkingText(thinking: unknown): string {
+  if (typeof thinking === 'string') return thinking;
+  if (!Array.isArray(thinking)) return '';
+  let text = '';
+  for (const t of thinking) {
+    if (typeof t === 'object' && t !== null && typeof (t as { text?: unknown }).text === 'string') {
+      text += (t as { text: string }).text;
+    }
+  }
+  return text;
 }
 
 /** Upstreams put reasoning in `reasoning_content` (DeepSeek, llama.cpp) or `reasoning` (vLLM, Ollama). */

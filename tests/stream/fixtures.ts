@@ -536,6 +536,17 @@ const openaiUsage = (prompt: number, completion: number, reasoning = 0) => ({
   obfuscation: 'k2',
 });
 
+const mistral = (delta: Json, finish: string | null = null, usage?: Json) => ({
+  id: '6b1f0c3e2a5d4e7f9a8b7c6d5e4f3a2b',
+  object: 'chat.completion.chunk',
+  created: CREATED,
+  model: 'magistral-medium-2509',
+  choices: [{ index: 0, delta, finish_reason: finish }],
+  ...(usage ? { usage } : {}),
+});
+/** Mistral's reasoning models send content as a list of parts; thinking parts hold text parts. */
+const thinking = (text: string) => [{ type: 'thinking', thinking: [{ type: 'text', text }] }];
+
 const usage = (input: number, output: number, cached = 0, reasoning = 0) => ({
   input_tokens: input,
   input_tokens_details: { cached_tokens: cached, cache_write_tokens: 0 },
@@ -735,6 +746,63 @@ export const FIXTURES: StreamFixture[] = [
     ],
     status: 'completed',
     usage: usage(15, 40, 4, 30),
+  },
+  {
+    name: 'Mistral Magistral: thinking parts in content lists, then text as parts and as a string',
+    chunks: [
+      mistral({ role: 'assistant', content: thinking('The user') }),
+      mistral({ content: thinking(' greets me.') }),
+      // A part the Responses output has no place for (a citation reference) is skipped.
+      mistral({ content: [{ type: 'reference', reference_ids: [1] }] }),
+      mistral({ content: [{ type: 'text', text: 'Hello' }] }),
+      mistral({ content: ' there!' }),
+      mistral({ content: '' }, 'stop', { prompt_tokens: 7, completion_tokens: 21, total_tokens: 28 }),
+    ],
+    reply: {
+      id: '6b1f0c3e2a5d4e7f9a8b7c6d5e4f3a2b',
+      object: 'chat.completion',
+      created: CREATED,
+      model: 'magistral-medium-2509',
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: [
+              {
+                type: 'thinking',
+                thinking: [
+                  { type: 'text', text: 'The user' },
+                  { type: 'text', text: ' greets me.' },
+                ],
+              },
+              { type: 'reference', reference_ids: [1] },
+              { type: 'text', text: 'Hello there!' },
+            ],
+            tool_calls: null,
+          },
+          finish_reason: 'stop',
+        },
+      ],
+      usage: { prompt_tokens: 7, completion_tokens: 21, total_tokens: 28 },
+    },
+    events: [
+      ev.created,
+      ev.inProgress,
+      ev.rsAdded(0),
+      ev.rsDelta(0, 'The user'),
+      ev.rsDelta(0, ' greets me.'),
+      ev.rsDone(0, 'The user greets me.'),
+      ev.msgAdded(1),
+      ev.textPart(1),
+      ev.textDelta(1, 'Hello'),
+      ev.textDelta(1, ' there!'),
+      ev.textDone(1, 'Hello there!'),
+      ev.msgDone(1, [text('Hello there!')]),
+      ev.completed,
+    ],
+    status: 'completed',
+    usage: usage(7, 21),
   },
   {
     name: 'DeepSeek chat: text preamble, one tool call whose id has no call_ prefix',
