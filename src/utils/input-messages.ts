@@ -60,6 +60,11 @@ export function buildMessages(
 class ItemConverter {
   private readonly calls = new Map<string, CallRecord>();
   private pendingReasoning = '';
+  /**
+   * User (and unmerged system) messages sent while calls await their results. Chat Completions
+   * wants every result right after its call, so they follow the turn's last result.
+   */
+  private deferred: ChatMessage[] = [];
 
   constructor(
     private readonly messages: ChatMessage[],
@@ -128,11 +133,10 @@ class ItemConverter {
       case 'system':
       case 'developer':
         if (this.options.systemRole === 'merge') this.systemTexts.push(textOnly(content, `${at}.content`));
-        else
-          this.messages.push({ role: this.options.systemRole, content: textOnly(content, `${at}.content`) });
+        else this.pushOrDefer({ role: this.options.systemRole, content: textOnly(content, `${at}.content`) });
         return;
       case 'user':
-        this.messages.push({ role: 'user', content: userContent(content, `${at}.content`) });
+        this.pushOrDefer({ role: 'user', content: userContent(content, `${at}.content`) });
         return;
       case 'assistant':
         this.assistantMessage(content, at);
@@ -224,6 +228,15 @@ class ItemConverter {
       tool_call_id: callId,
       content: toolOutput(item.output, `${at}.output`),
     });
+    if (this.deferred.length > 0 && !this.openCallingMessage()) {
+      this.messages.push(...this.deferred);
+      this.deferred = [];
+    }
+  }
+
+  private pushOrDefer(msg: ChatMessage): void {
+    if (this.openCallingMessage()) this.deferred.push(msg);
+    else this.messages.push(msg);
   }
 
   private reasoning(item: Json, at: string): void {

@@ -604,6 +604,50 @@ describe('buildMessages: function calls and outputs', () => {
     assertValidChatOrdering(messages);
   });
 
+  it("moves user messages sent between a call and its output after the turn's last result, in order", () => {
+    const messages = build([
+      { role: 'user', content: 'go' },
+      call('c1'),
+      call('c2'),
+      { role: 'user', content: 'also check the logs' },
+      output('c1', 'one'),
+      { role: 'user', content: 'and hurry' },
+      output('c2', 'two'),
+      { role: 'user', content: 'thanks' },
+    ]);
+    expect(messages).toEqual([
+      { role: 'user', content: 'go' },
+      { role: 'assistant', content: null, tool_calls: [toolCall('c1'), toolCall('c2')] },
+      { role: 'tool', tool_call_id: 'c1', content: 'one' },
+      { role: 'tool', tool_call_id: 'c2', content: 'two' },
+      { role: 'user', content: 'also check the logs' },
+      { role: 'user', content: 'and hurry' },
+      { role: 'user', content: 'thanks' },
+    ]);
+    assertValidChatOrdering(messages);
+  });
+
+  it('moves an unmerged developer message sent while a call awaits its result the same way', () => {
+    const messages = build(
+      [{ role: 'user', content: 'go' }, call('c1'), { role: 'developer', content: 'be brief' }, output('c1')],
+      null,
+      { systemRole: 'developer' },
+    );
+    expect(messages).toEqual([
+      { role: 'user', content: 'go' },
+      { role: 'assistant', content: null, tool_calls: [toolCall('c1')] },
+      { role: 'tool', tool_call_id: 'c1', content: 'ok' },
+      { role: 'developer', content: 'be brief' },
+    ]);
+  });
+
+  it('a user message after a call whose output never comes is still a missing_tool_output error', () => {
+    expectError([call('c1'), { role: 'user', content: 'hello?' }], {
+      param: 'input[0]',
+      code: 'missing_tool_output',
+    });
+  });
+
   it('keeps a refusal given between a call and its output', () => {
     expect(
       build([
