@@ -121,7 +121,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
  */
 function collect(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    let chunks: Buffer[] = [];
+    const chunks: Buffer[] = [];
     let size = 0;
     // The listeners reach the promise only through these, cleared once it is settled: a settled
     // promise keeps its body, and the listeners stay on the request (see onEnd).
@@ -135,7 +135,7 @@ function collect(req: IncomingMessage, limit: number): Promise<Buffer> {
     const settled = () => {
       settle = null;
       fail = null;
-      chunks = [];
+      chunks.length = 0;
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
