@@ -1,9 +1,34 @@
 /**
- * One coarse timer for the total deadline of every in-flight upstream exchange, instead of an
- * `AbortSignal.timeout` (a timer plus finalization bookkeeping) per request: at thousands of
- * requests per second that per-request cost showed up in profiles. A deadline fires within one
- * tick after it passes; total timeouts are minutes long, so a 250 ms tick is precise enough.
+ * One coarse timer for the deadlines of every in-flight upstream exchange (its total, first-byte
+ * and idle timeouts), instead of timers per request: `AbortSignal.timeout` (a timer plus
+ * finalization bookkeeping) showed up in profiles at thousands of requests per second, and so did
+ * undici's own header and body timers (see upstream-client.ts). A deadline fires within a tick
+ * after it passes, never before; timeouts are seconds to minutes long, so a 250 ms tick (shorter
+ * for shorter deadlines) is precise enough.
  */
+
+/** One watched deadline; the owner may move it either way while it is watched. */
+export interface Watch {
+  /** When the callback runs (epoch ms; within a tick after). */
+  deadline: number;
+  /**
+   * Activity since the watchdog's last tick: cheaper than reading the clock per event. The next
+   * tick clears it and sets `touchedAt` to its own time, which is never earlier than the activity.
+   */
+  touched: boolean;
+  /** When the watchdog last saw `touched` (epoch ms), or when the owner set it. */
+  touchedAt: number;
+  /** Stops watching; the callback will not run. Harmless after it ran. */
+  cancel(): void;
+}
+
+/**
+ * Called once the deadline has passed, with the tick's time. To go on watching (the owner's own
+ * rule, say an idle timeout since `touchedAt`, has not expired yet), it moves `deadline` past
+ * `now`; otherwise the entry is done.
+ */
+export type OnExpire = (now: number) => void;
+
 /**
  * A class, not an object literal: V8 tracks literals by allocation site and, when most of one
  * site's objects survive a scavenge, allocates the site's later objects straight in the old
@@ -11,17 +36,26 @@
  * the young objects they pointed to alive through the next scavenge, which counted those as
  * survivors too: a loop that, under streaming load, promoted ~290 KB per scavenge instead of ~60.
  */
-class Entry {
+class Entry implements Watch {
   prev: Entry | null = null;
   next: Entry | null = null;
   linked = true;
   cancelled = false;
+  touched = false;
+  touchedAt = 0;
 
   constructor(
-    readonly deadline: number,
+    private readonly owner: DeadlineWatchdog,
+    public deadline: number,
     /** Null once cancelled: a dead entry must not keep its exchange alive. */
-    public fire: (() => void) | null,
+    public fire: OnExpire | null,
   ) {}
+
+  cancel(): void {
+    this.cancelled = true;
+    this.fire = null;
+    this.owner.unlink(this);
+  }
 }
 
 export class DeadlineWatchdog {
@@ -35,9 +69,12 @@ export class DeadlineWatchdog {
 
   constructor(private readonly tickMs = 250) {}
 
-  /** Calls `onExpire` once `ms` have passed, unless the returned cancel function runs first. */
-  watch(ms: number, onExpire: () => void): () => void {
-    const entry = new Entry(Date.now() + ms, onExpire);
+  /**
+   * Calls `onExpire` once `ms` have passed (and again at each later deadline it sets), unless
+   * cancelled first.
+   */
+  watch(ms: number, onExpire: OnExpire): Watch {
+    const entry = new Entry(this, Date.now() + ms, onExpire);
     entry.prev = this.tail;
     if (this.tail === null) this.head = entry;
     else this.tail.next = entry;
@@ -47,12 +84,7 @@ export class DeadlineWatchdog {
       this.timer = setInterval(() => this.tick(), Math.min(this.tickMs, Math.max(1, ms)));
       this.timer.unref();
     }
-    return () => {
-      entry.cancelled = true;
-      entry.fire = null;
-      this.unlink(entry);
-      if (this.size === 0) this.stop();
-    };
+    return entry;
   }
 
   /** How many deadlines are being watched. */
@@ -60,7 +92,8 @@ export class DeadlineWatchdog {
     return this.size;
   }
 
-  private unlink(entry: Entry): void {
+  /** @internal Entry.cancel */
+  unlink(entry: Entry): void {
     if (!entry.linked) return;
     entry.linked = false;
     if (entry.prev === null) this.head = entry.next;
@@ -70,18 +103,26 @@ export class DeadlineWatchdog {
     entry.prev = null;
     entry.next = null;
     this.size--;
+    if (this.size === 0) this.stop();
   }
 
   private tick(): void {
     const now = Date.now();
-    // Unlinked first, fired after: a callback may cancel other entries (which then do not fire).
+    // Collected first, fired after: a callback may cancel other entries (which then do not fire).
     const expired: Entry[] = [];
     for (let entry = this.head; entry !== null; entry = entry.next) {
+      if (entry.touched) {
+        entry.touched = false;
+        entry.touchedAt = now;
+      }
       if (entry.deadline <= now) expired.push(entry);
     }
-    for (const entry of expired) this.unlink(entry);
-    for (const entry of expired) if (!entry.cancelled) entry.fire?.();
-    if (this.size === 0) this.stop();
+    for (const entry of expired) {
+      const fire = entry.fire;
+      if (entry.cancelled || fire === null) continue;
+      fire(now);
+      if (entry.deadline <= now) entry.cancel();
+    }
   }
 
   private stop(): void {

@@ -11,7 +11,9 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { Timeouts } from '../config.js';
 import type { Cancellation } from './cancellation.js';
+import type { DeadlineWatchdog, Watch } from './deadline-watchdog.js';
 
 /**
  * Called with the body chunks one socket read brought (in order; the array is the reader's to keep);
@@ -44,6 +46,14 @@ const alreadyRead = () => Promise.reject(new Error('the upstream body was alread
 /** Why a reader stopped the body early: not a failure. */
 const STOPPED = Object.freeze(new Error('the proxy stopped reading the upstream body'));
 
+/** The abort reasons of the exchange's own timeouts (the client maps them to its errors). */
+export const TOTAL_TIMEOUT = Object.freeze(new Error('the upstream exchange exceeded its total timeout'));
+export const FIRST_BYTE_TIMEOUT = Object.freeze(new Error('the upstream sent no status in time'));
+export const IDLE_TIMEOUT = Object.freeze(new Error('the upstream body stalled'));
+
+/** The timeouts an exchange keeps, on the client's watchdog. */
+export type ExchangeTimeouts = Pick<Timeouts, 'firstByteMs' | 'idleMs' | 'totalMs'>;
+
 /**
  * The dispatch handler and the reply body of one exchange. `started` resolves once a final status
  * arrives (or rejects with the raw transport error); `failure` maps errors for the caller.
@@ -74,18 +84,28 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, ReplyBody, 
   private released = false;
   private consumed = false;
 
-  /** Disarms what the client armed for this exchange (its deadline); called once, when it ends. */
-  disarm: (() => void) | null = null;
+  /**
+   * The exchange's one watchdog entry: the total deadline, and the first byte's or the idle one,
+   * whichever comes first. undici's own header and body timers are off (upstream-client.ts).
+   */
+  private readonly watch: Watch;
+  private readonly totalAt: number;
+  /** When the status must have arrived (epoch ms); 0 until the request reaches a connection. */
+  private firstByteAt = 0;
 
   constructor(
     private readonly cancellation: Cancellation,
     public failure: (err: unknown) => Error,
+    watchdog: DeadlineWatchdog,
+    private readonly timeouts: ExchangeTimeouts,
   ) {
     this.started = new Promise((resolve, reject) => {
       this.resolveStart = resolve;
       this.rejectStart = reject;
     });
     cancellation.on('abort', this.onCancel);
+    this.watch = watchdog.watch(timeouts.totalMs, this.onDeadline);
+    this.totalAt = this.watch.deadline;
   }
 
   /** Aborts the exchange: before the status, `started` rejects with `reason`; after, the body does. */
@@ -99,11 +119,38 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, ReplyBody, 
 
   private readonly onCancel = (): void => this.abort(this.cancellation.reason);
 
+  /**
+   * The watchdog's call once `watch.deadline` passed: aborts with the timeout that expired, or
+   * moves the deadline to the next one. Idle time counts from the last body chunk (`touched`, set
+   * per chunk, is stamped by the watchdog's tick), and not while the reader keeps the socket paused.
+   */
+  private readonly onDeadline = (now: number): void => {
+    const { totalAt, watch } = this;
+    let next: number;
+    if (now >= totalAt) next = now;
+    else if (this.phase !== 'waiting') {
+      next = (this.busy ? now : watch.touchedAt) + this.timeouts.idleMs;
+    } else if (this.firstByteAt === 0) {
+      next = totalAt; // still queued in the pool: only the total counts
+    } else next = this.firstByteAt;
+    if (now < next) {
+      watch.deadline = Math.min(totalAt, next);
+      return;
+    }
+    this.abort(now >= totalAt ? TOTAL_TIMEOUT : this.phase === 'waiting' ? FIRST_BYTE_TIMEOUT : IDLE_TIMEOUT);
+  };
+
   // --- undici's DispatchHandler -------------------------------------------------------------
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.reason !== undefined) controller.abort(this.reason as Error);
+    if (this.reason !== undefined) {
+      controller.abort(this.reason as Error);
+      return;
+    }
+    // As undici's headers timeout did: the wait for a free connection is not the upstream's.
+    this.firstByteAt = Date.now() + this.timeouts.firstByteMs;
+    if (this.firstByteAt < this.watch.deadline) this.watch.deadline = this.firstByteAt;
   }
 
   onResponseStart(
@@ -120,11 +167,15 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, ReplyBody, 
     this.status = status;
     this.headers = headers;
     this.phase = 'body';
+    const now = Date.now();
+    this.watch.touchedAt = now;
+    this.watch.deadline = Math.min(this.totalAt, now + this.timeouts.idleMs);
     this.resolveStart(this);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.phase !== 'body' || this.size >= this.limit) return;
+    this.watch.touched = true;
     this.chunks.push(chunk);
     this.size += chunk.length;
     if (this.size >= this.limit) this.stop();
@@ -208,6 +259,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, ReplyBody, 
     pending.then(
       () => {
         this.busy = false;
+        // Idle time starts again from here, not from the last chunk before the pause.
+        this.watch.touched = true;
         this.drain();
       },
       (err: unknown) => {
@@ -277,6 +330,6 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, ReplyBody, 
     if (this.released) return;
     this.released = true;
     this.cancellation.removeListener('abort', this.onCancel);
-    this.disarm?.();
+    this.watch.cancel();
   }
 }

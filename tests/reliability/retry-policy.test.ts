@@ -162,18 +162,6 @@ describe('UpstreamClient.transportError', () => {
       { phase: 'connect', status: 504 },
     ],
     [
-      'headers timeout',
-      { code: 'UND_ERR_HEADERS_TIMEOUT' },
-      UpstreamTimeoutError,
-      { phase: 'waiting for the first byte', code: 'upstream_timeout' },
-    ],
-    [
-      'body timeout',
-      { code: 'UND_ERR_BODY_TIMEOUT' },
-      UpstreamTimeoutError,
-      { phase: 'idle between chunks' },
-    ],
-    [
       'refused',
       { code: 'ECONNREFUSED' },
       UpstreamUnreachableError,

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DeadlineWatchdog } from '../../src/services/deadline-watchdog.js';
+import { DeadlineWatchdog, type Watch } from '../../src/services/deadline-watchdog.js';
 import { collected } from '../helpers/gc.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -42,7 +42,7 @@ describe('DeadlineWatchdog (real timers)', () => {
     const fired: string[] = [];
     const cancelA = dog.watch(40, () => fired.push('a'));
     dog.watch(40, () => fired.push('b'));
-    cancelA();
+    cancelA.cancel();
     await sleep(150);
     expect(fired).toEqual(['b']);
   });
@@ -52,7 +52,7 @@ describe('DeadlineWatchdog (real timers)', () => {
     let fires = 0;
     const cancel = dog.watch(10, () => fires++);
     await vi.waitFor(() => expect(fires).toBe(1), { timeout: 2_000 });
-    expect(() => cancel()).not.toThrow();
+    expect(() => cancel.cancel()).not.toThrow();
     await sleep(40);
     expect(fires).toBe(1);
   });
@@ -63,10 +63,10 @@ describe('DeadlineWatchdog (fake timers)', () => {
     vi.useFakeTimers();
     const dog = new DeadlineWatchdog(250);
     const fired: number[] = [];
-    const cancels: Array<() => void> = [];
+    const cancels: Watch[] = [];
     for (let i = 0; i < 200; i++) cancels.push(dog.watch(1_000 + i * 10, () => fired.push(i)));
     // Cancel every odd entry.
-    for (let i = 1; i < 200; i += 2) cancels[i]?.();
+    for (let i = 1; i < 200; i += 2) cancels[i]?.cancel();
     vi.advanceTimersByTime(999);
     expect(fired).toEqual([]);
     vi.advanceTimersByTime(251); // t = 1250: deadlines 1000..1250 (i = 0..25)
@@ -114,15 +114,84 @@ describe('DeadlineWatchdog (fake timers)', () => {
     const a = dog.watch(10_000, () => {});
     const b = dog.watch(10_000, () => {});
     expect(vi.getTimerCount()).toBe(1);
-    a();
+    a.cancel();
     expect(vi.getTimerCount()).toBe(1);
-    b();
+    b.cancel();
     expect(vi.getTimerCount()).toBe(0);
     let fires = 0;
     dog.watch(300, () => fires++);
     expect(vi.getTimerCount()).toBe(1);
     vi.advanceTimersByTime(500);
     expect(fires).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('DeadlineWatchdog (moving deadlines and activity)', () => {
+  it('a callback that moves the deadline past now is called again then; one that does not is done', () => {
+    vi.useFakeTimers({ now: 0 });
+    const dog = new DeadlineWatchdog(100);
+    const calls: number[] = [];
+    const watch = dog.watch(300, (now) => {
+      calls.push(now);
+      if (calls.length < 3) watch.deadline = now + 500;
+    });
+    vi.advanceTimersByTime(299);
+    expect(calls).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(calls).toEqual([300]);
+    vi.advanceTimersByTime(499);
+    expect(calls).toEqual([300]);
+    vi.advanceTimersByTime(1);
+    expect(calls).toEqual([300, 800]);
+    vi.advanceTimersByTime(500);
+    expect(calls).toEqual([300, 800, 1300]);
+    expect(dog.watching).toBe(0);
+    vi.advanceTimersByTime(5_000);
+    expect(calls).toHaveLength(3);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a deadline moved earlier while watched fires then', () => {
+    vi.useFakeTimers({ now: 0 });
+    const dog = new DeadlineWatchdog(50);
+    let firedAt = -1;
+    const watch = dog.watch(60_000, (now) => {
+      firedAt = now;
+    });
+    watch.deadline = 200;
+    vi.advanceTimersByTime(250);
+    expect(firedAt).toBe(200);
+    expect(dog.watching).toBe(0);
+  });
+
+  it('stamps `touchedAt` with the first tick after a touch: never before the activity', () => {
+    vi.useFakeTimers({ now: 0 });
+    const dog = new DeadlineWatchdog(100);
+    const watch = dog.watch(60_000, () => {});
+    vi.advanceTimersByTime(130);
+    watch.touched = true; // activity at t = 130
+    expect(watch.touchedAt).toBe(0);
+    vi.advanceTimersByTime(70); // the tick at t = 200
+    expect(watch.touched).toBe(false);
+    expect(watch.touchedAt).toBe(200);
+    vi.advanceTimersByTime(300); // no activity since: unchanged
+    expect(watch.touchedAt).toBe(200);
+    watch.cancel();
+  });
+
+  it('a callback may cancel its own entry', () => {
+    vi.useFakeTimers({ now: 0 });
+    const dog = new DeadlineWatchdog(10);
+    let fires = 0;
+    const watch = dog.watch(20, () => {
+      fires++;
+      watch.deadline = 1_000;
+      watch.cancel();
+    });
+    vi.advanceTimersByTime(2_000);
+    expect(fires).toBe(1);
+    expect(dog.watching).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
   });
 });
@@ -135,14 +204,14 @@ describe('DeadlineWatchdog timer resources', () => {
       const before = timeouts();
       const dog = new DeadlineWatchdog(10);
       const cancel = dog.watch(60_000, () => {});
-      dog.watch(60_000, () => {})();
+      dog.watch(60_000, () => {}).cancel();
       expect(setSpy).toHaveBeenCalledTimes(1);
       const timer = setSpy.mock.results[0]?.value as NodeJS.Timeout;
       expect(timer.hasRef()).toBe(false);
       // An unref'd timer is not an active resource: nothing holds the event loop.
       expect(timeouts()).toBe(before);
       expect(clearSpy).not.toHaveBeenCalled();
-      cancel();
+      cancel.cancel();
       expect(clearSpy).toHaveBeenCalledWith(timer);
 
       // After firing, the new interval is cleared too.
@@ -192,11 +261,11 @@ describe('DeadlineWatchdog (the list of deadlines)', () => {
         expect(dog.watching).toBe(cancels.length);
         const picked = [...new Set(order.map((n) => n % cancels.length))];
         for (const i of picked) {
-          cancels[i]?.();
-          cancels[i]?.();
+          cancels[i]?.cancel();
+          cancels[i]?.cancel();
         }
         expect(dog.watching).toBe(cancels.length - picked.length);
-        for (const cancel of cancels) cancel();
+        for (const cancel of cancels) cancel.cancel();
         expect(dog.watching).toBe(0);
         expect(timeouts()).toBe(before);
       }),
@@ -207,10 +276,10 @@ describe('DeadlineWatchdog (the list of deadlines)', () => {
     vi.useFakeTimers();
     const dog = new DeadlineWatchdog(10);
     const fired: string[] = [];
-    let cancelC = () => {};
+    let cancelC: Watch | null = null;
     dog.watch(5, () => {
       fired.push('a');
-      cancelC();
+      cancelC?.cancel();
     });
     dog.watch(5, () => fired.push('b'));
     cancelC = dog.watch(5, () => fired.push('c'));
@@ -229,15 +298,15 @@ describe('DeadlineWatchdog (memory)', () => {
     const arm = () => {
       const exchange = { buffers: [Buffer.alloc(1024)] };
       const onExpire = () => void exchange.buffers.length;
-      return { cancel: watchdog.watch(600_000, onExpire), ref: new WeakRef(onExpire) };
+      return { watch: watchdog.watch(600_000, onExpire), ref: new WeakRef(onExpire) };
     };
-    const { cancel, ref } = arm();
+    const { watch, ref } = arm();
     expect(await collected(ref)).toBe(false);
-    cancel();
-    // The caller still holds the cancel function (the exchange keeps it as `disarm`), and through
-    // it the entry: the entry must not keep the callback.
+    watch.cancel();
+    // The caller still holds the entry (the exchange keeps its watch to the end): the entry must
+    // not keep the callback.
     expect(await collected(ref)).toBe(true);
-    expect(typeof cancel).toBe('function');
+    expect(watch.deadline).toBeGreaterThan(0);
     expect(watchdog.watching).toBe(0);
   });
 });

@@ -10,7 +10,14 @@ import type { Pool as UndiciPool } from 'undici';
 import Pool from 'undici/lib/dispatcher/pool.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cancellation } from '../../src/services/cancellation.js';
-import { UpstreamExchange } from '../../src/services/upstream-exchange.js';
+import { DeadlineWatchdog } from '../../src/services/deadline-watchdog.js';
+import {
+  type ExchangeTimeouts,
+  FIRST_BYTE_TIMEOUT,
+  IDLE_TIMEOUT,
+  TOTAL_TIMEOUT,
+  UpstreamExchange,
+} from '../../src/services/upstream-exchange.js';
 import { collected } from '../helpers/gc.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -41,13 +48,22 @@ afterEach(async () => {
 
 const identity = (err: unknown) => err as Error;
 
-/** Starts an exchange on the pool; `disarmed` counts calls of its disarm hook. */
-function start(cancellation = new Cancellation()) {
-  const exchange = new UpstreamExchange(cancellation, identity);
-  const counts = { disarmed: 0 };
-  exchange.disarm = () => counts.disarmed++;
+const LONG: ExchangeTimeouts = { firstByteMs: 60_000, idleMs: 60_000, totalMs: 60_000 };
+
+/**
+ * Starts an exchange on the pool, with its own watchdog: `counts.disarmed` is 1 once the exchange
+ * no longer has a deadline watched (it ended, failed or was stopped).
+ */
+function start(cancellation = new Cancellation(), timeouts = LONG) {
+  const watchdog = new DeadlineWatchdog(10);
+  const exchange = new UpstreamExchange(cancellation, identity, watchdog, timeouts);
+  const counts = {
+    get disarmed() {
+      return 1 - watchdog.watching;
+    },
+  };
   pool.dispatch({ method: 'POST', path: '/v1/chat/completions', body: '{}' }, exchange);
-  return { exchange, counts };
+  return { exchange, counts, watchdog };
 }
 
 /** Writes `parts` one per tick, then ends. */
@@ -322,6 +338,107 @@ describe('UpstreamExchange: consume()', () => {
   });
 });
 
+describe('UpstreamExchange: timeouts (undici has its own turned off; the watchdog keeps these)', () => {
+  const ms = (t0: number) => performance.now() - t0;
+  /** Writes a chunk every `gapMs` for `count` chunks (then ends), or forever when count is 0. */
+  const dripping =
+    (gapMs: number, count = 0): Handler =>
+    (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (res.destroyed) return clearInterval(timer);
+        res.write(`data: ${sent}\n\n`);
+        if (++sent === count) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, gapMs);
+    };
+  const readAll = (exchange: UpstreamExchange) => {
+    const parts: string[] = [];
+    return exchange
+      .consume((chunks) => {
+        parts.push(Buffer.concat(chunks).toString());
+        return undefined;
+      })
+      .then(() => parts.join(''));
+  };
+
+  it('no status within first_byte: rejects with the first-byte reason and closes the connection', async () => {
+    handler = () => {}; // never answers
+    const t0 = performance.now();
+    const { exchange, counts } = start(undefined, { ...LONG, firstByteMs: 120 });
+    expect(await exchange.started.catch((e: unknown) => e)).toBe(FIRST_BYTE_TIMEOUT);
+    expect(ms(t0)).toBeGreaterThanOrEqual(119);
+    expect(ms(t0)).toBeLessThan(1_000);
+    expect(counts.disarmed).toBe(1);
+    await expect.poll(() => closed).toBe(1);
+  });
+
+  it('the wait for a free connection does not count towards first_byte, only towards total', async () => {
+    let served = 0;
+    handler = (_req, res) => {
+      // The first request holds the pool's only connection for 300 ms; the second is answered at once.
+      if (served++ === 0) setTimeout(() => res.end('first'), 300);
+      else res.end('second');
+    };
+    const first = start();
+    const second = start(undefined, { ...LONG, firstByteMs: 150 });
+    const [a, b] = await Promise.all([first.exchange.started, second.exchange.started]);
+    expect(await a.body.text()).toBe('first');
+    expect(await b.body.text()).toBe('second');
+    expect(second.watchdog.watching).toBe(0);
+  });
+
+  it('a body that stalls for idle: the body rejects with the idle reason', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: 1\n\n'); // then nothing
+    };
+    const { exchange, counts } = start(undefined, { ...LONG, idleMs: 150 });
+    await exchange.started;
+    const t0 = performance.now();
+    expect(await readAll(exchange).catch((e: unknown) => e)).toBe(IDLE_TIMEOUT);
+    expect(ms(t0)).toBeGreaterThanOrEqual(140);
+    expect(ms(t0)).toBeLessThan(1_000);
+    expect(counts.disarmed).toBe(1);
+    await expect.poll(() => closed).toBe(1);
+  });
+
+  it('chunks closer together than idle keep a body alive for many times idle', async () => {
+    handler = dripping(30, 15); // 450 ms of body, a chunk every 30 ms
+    const { exchange, counts } = start(undefined, { ...LONG, idleMs: 120 });
+    await exchange.started;
+    expect(await readAll(exchange)).toBe(Array.from({ length: 15 }, (_, i) => `data: ${i}\n\n`).join(''));
+    expect(counts.disarmed).toBe(1);
+  });
+
+  it('a reader that keeps the socket paused for longer than idle is not an idle upstream', async () => {
+    handler = dripping(10, 5);
+    const { exchange } = start(undefined, { ...LONG, idleMs: 100 });
+    await exchange.started;
+    const parts: string[] = [];
+    await exchange.consume((chunks) => {
+      parts.push(Buffer.concat(chunks).toString());
+      // The first read keeps the upstream paused for 3x idle (a slow client).
+      return parts.length === 1 ? sleep(300) : undefined;
+    });
+    expect(parts.join('')).toBe(Array.from({ length: 5 }, (_, i) => `data: ${i}\n\n`).join(''));
+  });
+
+  it('total: a body that never stalls still ends at the total deadline', async () => {
+    handler = dripping(20); // forever
+    const t0 = performance.now();
+    const { exchange, counts } = start(undefined, { ...LONG, idleMs: 100, totalMs: 300 });
+    await exchange.started;
+    expect(await readAll(exchange).catch((e: unknown) => e)).toBe(TOTAL_TIMEOUT);
+    expect(ms(t0)).toBeGreaterThanOrEqual(299);
+    expect(ms(t0)).toBeLessThan(1_500);
+    expect(counts.disarmed).toBe(1);
+  });
+});
+
 describe('UpstreamExchange: memory', () => {
   it("drops undici's raw header list, views of the socket read that can hold the whole body", async () => {
     const seen: { before?: unknown; after?: unknown } = {};
@@ -336,7 +453,7 @@ describe('UpstreamExchange: memory', () => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.end('data: {}\n\n');
     };
-    const exchange = new Watched(new Cancellation(), identity);
+    const exchange = new Watched(new Cancellation(), identity, new DeadlineWatchdog(10), LONG);
     pool.dispatch({ method: 'POST', path: '/v1/chat/completions', body: '{}' }, exchange);
     await exchange.started;
     // undici (7.x) keeps the list on its adapter for this handler API: if that changes, so must this.
