@@ -619,4 +619,21 @@ describe('the launcher (dist/main.cjs)', () => {
     expect(help()).toMatch(/^Usage: llm-proxy/);
     expect(statSync(cache).size, 'refused, so replaced').toBeGreaterThan(10_000);
   });
+
+  it('turns off V8 allocation-site pretenuring (the bundle loaded without it keeps it on)', () => {
+    // V8 prints its pretenuring statistics at each collection only while it keeps them; a small
+    // young generation makes start-up collect a few times.
+    const pretenuringLines = (script: string) =>
+      execFileSync(
+        process.execPath,
+        ['--trace-pretenuring-statistics', '--max-semi-space-size=1', script, '--help'],
+        { encoding: 'utf8', timeout: PROCESS_TIMEOUT_MS },
+      )
+        .split('\n')
+        .filter((l) => l.includes('pretenuring:')).length;
+    const direct = join(dir, 'bundle-direct.cjs');
+    writeFileSync(direct, `require(${JSON.stringify(join(ROOT, 'dist', 'llm-proxy.cjs'))}).main();\n`);
+    expect(pretenuringLines(direct), 'the control: statistics are printed').toBeGreaterThan(0);
+    expect(pretenuringLines(MAIN)).toBe(0);
+  });
 });
