@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import OpenAI from 'openai';
 import OpenAI6 from 'openai6';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -486,6 +486,35 @@ describe('request errors', () => {
         code: 'missing_required_parameter',
       },
     });
+  });
+
+  it('an empty chunked body without a content-type is answered as no body at all (400), not 415', async () => {
+    // Over a raw socket: fetch sends an empty stream body with no framing at all.
+    const raw = (head: string) =>
+      new Promise<string>((resolve, reject) => {
+        const { hostname, port } = new URL(proxy.url);
+        const socket = connect(Number(port), hostname, () => {
+          socket.end(`POST /v1/responses HTTP/1.1\r\nhost: ${hostname}\r\nconnection: close\r\n${head}\r\n`);
+        });
+        let text = '';
+        socket.on('data', (c: Buffer) => {
+          text += c.toString('utf8');
+        });
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+    const parse = (reply: string) => ({
+      status: Number(reply.split(' ')[1]),
+      body: JSON.parse(
+        reply.slice(reply.indexOf('\r\n\r\n') + 4).replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, ''),
+      ),
+    });
+    const none = parse(await raw('content-length: 0\r\n'));
+    expect(none.status).toBe(400);
+    expect(none.body.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_type' });
+    const chunked = parse(await raw('transfer-encoding: chunked\r\n\r\n0\r\n'));
+    expect(chunked).toEqual(none);
+    expect(upstream.requests).toHaveLength(0);
   });
 
   it('a hosted tool -> 400 param tools[0].type', async () => {

@@ -21,7 +21,14 @@ import { type Decoder, decoderFor } from './decompress.js';
  */
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const type = req.headers['content-type'];
-  if (type === undefined && !hasBody(req)) return undefined;
+  if (type === undefined) {
+    if (!hasBody(req)) return undefined;
+    // A chunked body can still be empty (some clients frame every POST that way): as no body.
+    if (req.headers['content-length'] === undefined && (await readBody(req, limit)).length === 0) {
+      return undefined;
+    }
+    throw new UnsupportedMediaTypeError();
+  }
   if (!isJsonMediaType(type)) throw new UnsupportedMediaTypeError();
   const body = await readBody(req, limit);
   if (body.length === 0) {

@@ -260,6 +260,12 @@ describe('media type', () => {
     expect(r.json.error.code).toBe('unsupported_media_type');
   });
 
+  it('no content-type and an empty chunked body -> undefined, as with no body at all', async () => {
+    const r = await rawPost([], {});
+    expect(r.status).toBe(200);
+    expect(r.json).toEqual({ ok: true, undefined: true });
+  });
+
   it('no content-type but a chunked body -> 415', async () => {
     const r = await rawPost([Buffer.from('{"a":'), Buffer.from('1}')], {});
     expect(r.status).toBe(415);
