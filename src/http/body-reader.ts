@@ -16,8 +16,9 @@ import {
 import { type Decoder, decoderFor } from './decompress.js';
 
 /**
- * The parsed body; `undefined` for a request that sent no body and no Content-Type (the validator
- * then says what is missing).
+ * The parsed body; `undefined` for a request that sent no body (or an empty chunked one) and no
+ * Content-Type (the validator then says what is missing). A chunked body without a Content-Type is
+ * read (up to the limit) to tell whether it is empty before it is refused with a 415.
  */
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const type = req.headers['content-type'];
